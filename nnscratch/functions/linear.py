@@ -1,0 +1,35 @@
+"""The fully-connected layer (thesis §3.2.1, §3.4): y = x W + b.
+
+Shapes: N batch, D input features, M output features.
+"""
+from ..core import Function
+
+
+class Linear(Function):
+    """x (N, D), W (D, M), b (M,) -> y (N, M) = x W + b.
+
+    ∂L/∂x = G Wᵀ,  ∂L/∂W = xᵀ G,  ∂L/∂b = Σ_n G_n.
+    """
+
+    def forward(self, x, W, b=None):
+        if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[0]:
+            raise ValueError(f"linear: input of shape {x.shape} does not match "
+                             f"weight of shape {W.shape} (need x (N, D), W (D, M))")
+        if b is not None and b.shape != (W.shape[1],):
+            raise ValueError(f"linear: bias has shape {b.shape}, weight {W.shape} "
+                             f"needs ({W.shape[1]},)")
+        self.x, self.W = x, W
+        y = x @ W
+        return y if b is None else y + b
+
+    def backward(self, gy):
+        gx = gy @ self.W.T if self.needs_grad[0] else None
+        gW = self.x.T @ gy if self.needs_grad[1] else None
+        if len(self.needs_grad) == 2:
+            return gx, gW
+        return gx, gW, gy.sum(axis=0)
+
+
+def linear(x, W, b=None):
+    """y = x W + b for x (N, D), W (D, M), b (M,) or None."""
+    return Linear()(x, W) if b is None else Linear()(x, W, b)
