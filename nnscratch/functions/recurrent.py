@@ -1,0 +1,277 @@
+"""Recurrent networks (thesis §3.5): the vanilla RNN of eq. 3.5 and the LSTM.
+
+Shapes: N batch, T time steps, D input size, H hidden size; G = H for the
+RNN and 4H for the LSTM (its four gates side by side, in the order i, f, o, g).
+
+    RNN  (eq. 3.5)  h_t = f(x_t Wx + h_{t-1} Wh + b),  f = tanh or ReLU
+                    (the thesis uses ReLU for its sentence encoder)
+    LSTM            [a_i a_f a_o a_g] = x_t Wx + h_{t-1} Wh + b
+                    i, f, o = σ(a_i), σ(a_f), σ(a_o);  g = tanh(a_g)
+                    c_t = f ⊙ c_{t-1} + i ⊙ g;  h_t = o ⊙ tanh(c_t)
+
+The model math is written once, in the array-level cell functions below
+(``rnn_cell_forward``/``_backward``, ``lstm_cell_forward``/``_backward``).
+They take the input projection ``x_t Wx + b`` already computed. The step
+Functions (one time step, used by decoding) compute it for one step; the
+sequence Functions compute it for all T steps in one matrix product, run the
+cells forward, and backpropagate through time (BPTT) through the same cells,
+turning the projection's gradient into dx, dWx and db with one product at the
+end. Initial states h0 (and c0) may be None: zeros, as h_0 = 0 in eq. 3.5.
+"""
+from ..backend import get_array_module
+from ..core import Function, as_tensor
+
+ACTIVATIONS = ("tanh", "relu")
+
+
+# -- the input projection x Wx + b, shared by every Function here -----------
+
+def input_projection(x, Wx, b):
+    """x (M, D), Wx (D, G), b (G,) -> x Wx + b (M, G); M = N, or T·N for a sequence."""
+    return x @ Wx + b
+
+
+def input_projection_backward(g_proj, x, Wx):
+    """The gradients of x Wx + b given G = ∂L/∂(x Wx + b): (G Wxᵀ, xᵀ G, Σ_m G_m)."""
+    return g_proj @ Wx.T, x.T @ g_proj, g_proj.sum(axis=0)
+
+
+# -- one cell of the vanilla RNN (eq. 3.5) ----------------------------------
+
+def rnn_cell_forward(proj, h, Wh, activation):
+    """h' = f(proj + h Wh), with proj = x Wx + b (N, H) and h (N, H)."""
+    xp = get_array_module(proj)
+    a = proj + h @ Wh
+    return xp.tanh(a) if activation == "tanh" else xp.maximum(a, 0)
+
+
+def rnn_cell_backward(gh_next, h, h_next, Wh, activation):
+    """Given ∂L/∂h', return (∂L/∂proj, ∂L/∂h, ∂L/∂Wh) of one cell.
+
+    f'(a) is written with the output h' = f(a): 1 - h'² for tanh, [h' > 0] for ReLU.
+    """
+    slope = 1 - h_next * h_next if activation == "tanh" else h_next > 0
+    g_a = gh_next * slope
+    return g_a, g_a @ Wh.T, h.T @ g_a
+
+
+# -- one cell of the LSTM ---------------------------------------------------
+
+def _split_gates(gates):
+    """(N, 4H) -> the four (N, H) blocks i, f, o, g (views)."""
+    H = gates.shape[-1] // 4
+    return gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+
+
+def lstm_cell_forward(proj, h, c, Wh):
+    """One LSTM step from proj = x Wx + b (N, 4H), h (N, H), c (N, H).
+
+    Returns h' (N, H), c' (N, H) and what the backward needs: the gate
+    values [i f o g] (N, 4H) and tanh(c') (N, H).
+    """
+    xp = get_array_module(proj)
+    H = h.shape[1]
+    gates = proj + h @ Wh
+    gates[:, :3 * H] = 0.5 * xp.tanh(0.5 * gates[:, :3 * H]) + 0.5  # σ, without overflow
+    gates[:, 3 * H:] = xp.tanh(gates[:, 3 * H:])
+    i, f, o, g = _split_gates(gates)
+    c_next = f * c + i * g
+    tanh_c = xp.tanh(c_next)
+    return o * tanh_c, c_next, gates, tanh_c
+
+
+def lstm_cell_backward(gh_next, gc_next, h, c, gates, tanh_c, Wh):
+    """Given ∂L/∂h' and ∂L/∂c', return (∂L/∂proj, ∂L/∂h, ∂L/∂c, ∂L/∂Wh) of one step.
+
+    ∂L/∂c' gathers both paths: the direct one and the one through h' = o ⊙ tanh(c').
+    Each gate's pre-activation gradient uses σ' = σ(1 - σ) and tanh' = 1 - tanh².
+    """
+    xp = get_array_module(gh_next)
+    i, f, o, g = _split_gates(gates)
+    gc = gc_next + gh_next * o * (1 - tanh_c * tanh_c)
+    g_proj = xp.concatenate([gc * g * i * (1 - i),
+                             gc * c * f * (1 - f),
+                             gh_next * tanh_c * o * (1 - o),
+                             gc * i * (1 - g * g)], axis=1)
+    return g_proj, g_proj @ Wh.T, gc * f, h.T @ g_proj
+
+
+# -- shape checks and initial states ----------------------------------------
+
+def _check_shapes(op, x, states, Wx, Wh, b, gates, x_ndim):
+    """Raise a ValueError naming ``op`` and every shape unless they fit.
+
+    ``states`` maps names ("h", "c0", ...) to arrays that must be (N, H);
+    ``gates`` is 1 (RNN) or 4 (LSTM).
+    """
+    H = Wh.shape[0] if Wh.ndim == 2 else -1
+    N, D = (x.shape[0], x.shape[-1]) if x.ndim else (-1, -1)
+    G = gates * H
+    if (x.ndim == x_ndim and Wh.shape == (H, G) and Wx.shape == (D, G) and b.shape == (G,)
+            and all(s.shape == (N, H) for s in states.values())):
+        return
+    width = "H" if gates == 1 else f"{gates}H"
+    need = ", ".join(f"{name} (N, H)" for name in states)
+    got = ", ".join(f"{name} {s.shape}" for name, s in states.items())
+    x_need = "(N, T, D)" if x_ndim == 3 else "(N, D)"
+    raise ValueError(f"{op}: shapes do not fit: x {x.shape}, {got}, Wx {Wx.shape}, Wh {Wh.shape}, "
+                     f"b {b.shape}; need x {x_need}, {need}, Wx (D, {width}), Wh (H, {width}), "
+                     f"b ({width},)")
+
+
+def _check_activation(op, activation):
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{op}: activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def _zero_state(state, x, Wh):
+    """``state``, or zeros (N, H) in x's dtype when it is None (h_0 = 0, eq. 3.5)."""
+    if state is not None:
+        return state
+    x, Wh = as_tensor(x).data, as_tensor(Wh).data
+    return get_array_module(x).zeros((x.shape[0], Wh.shape[0]), x.dtype)
+
+
+# -- one time step (used by decoding) ---------------------------------------
+
+class RNNStep(Function):
+    """x (N, D), h (N, H), Wx (D, H), Wh (H, H), b (H,) -> h' (N, H) = f(x Wx + h Wh + b)."""
+
+    def __init__(self, activation="tanh"):
+        _check_activation("rnn_step", activation)
+        self.activation = activation
+
+    def forward(self, x, h, Wx, Wh, b):
+        _check_shapes("rnn_step", x, {"h": h}, Wx, Wh, b, gates=1, x_ndim=2)
+        self.x, self.h, self.Wx, self.Wh = x, h, Wx, Wh
+        self.h_next = rnn_cell_forward(input_projection(x, Wx, b), h, Wh, self.activation)
+        return self.h_next
+
+    def backward(self, gh_next):
+        g_proj, gh, gWh = rnn_cell_backward(gh_next, self.h, self.h_next, self.Wh, self.activation)
+        gx, gWx, gb = input_projection_backward(g_proj, self.x, self.Wx)
+        return gx, gh, gWx, gWh, gb
+
+
+class LSTMStep(Function):
+    """x (N, D), h (N, H), c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) -> (h', c')."""
+
+    def forward(self, x, h, c, Wx, Wh, b):
+        _check_shapes("lstm_step", x, {"h": h, "c": c}, Wx, Wh, b, gates=4, x_ndim=2)
+        h_next, c_next, self.gates, self.tanh_c = lstm_cell_forward(
+            input_projection(x, Wx, b), h, c, Wh)
+        self.x, self.h, self.c, self.Wx, self.Wh = x, h, c, Wx, Wh
+        return h_next, c_next
+
+    def backward(self, gh_next, gc_next):
+        g_proj, gh, gc, gWh = lstm_cell_backward(gh_next, gc_next, self.h, self.c,
+                                                 self.gates, self.tanh_c, self.Wh)
+        gx, gWx, gb = input_projection_backward(g_proj, self.x, self.Wx)
+        return gx, gh, gc, gWx, gWh, gb
+
+
+def rnn_step(x, h, Wx, Wh, b, activation="tanh"):
+    """One step of eq. 3.5: h' = f(x Wx + h Wh + b); x (N, D), h (N, H) or None (zeros)."""
+    return RNNStep(activation)(x, _zero_state(h, x, Wh), Wx, Wh, b)
+
+
+def lstm_step(x, h, c, Wx, Wh, b):
+    """One LSTM step (gate order i, f, o, g) -> (h', c'); h, c (N, H) or None (zeros)."""
+    return LSTMStep()(x, _zero_state(h, x, Wh), _zero_state(c, x, Wh), Wx, Wh, b)
+
+
+# -- whole sequences, with backpropagation through time ----------------------
+
+def _projection_steps(x, Wx, b):
+    """x (N, T, D) -> (x as (T, N, D), its projection (T, N, G)), in one matrix product."""
+    N, T, D = x.shape
+    x_steps = x.transpose(1, 0, 2).reshape(T * N, D)  # time-major: step t is a contiguous block
+    return x_steps, input_projection(x_steps, Wx, b).reshape(T, N, Wx.shape[1])
+
+
+def _projection_steps_backward(g_proj, x_steps, Wx):
+    """(T, N, G) gradient of the projection -> (∂L/∂x (N, T, D), ∂L/∂Wx, ∂L/∂b)."""
+    T, N, G = g_proj.shape
+    gx, gWx, gb = input_projection_backward(g_proj.reshape(T * N, G), x_steps, Wx)
+    return gx.reshape(T, N, Wx.shape[0]).transpose(1, 0, 2), gWx, gb
+
+
+class RNN(Function):
+    """x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,) -> h (N, T, H) (eq. 3.5)."""
+
+    def __init__(self, activation="tanh"):
+        _check_activation("rnn", activation)
+        self.activation = activation
+
+    def forward(self, x, h0, Wx, Wh, b):
+        _check_shapes("rnn", x, {"h0": h0}, Wx, Wh, b, gates=1, x_ndim=3)
+        xp = get_array_module(x)
+        self.x_steps, proj = _projection_steps(x, Wx, b)
+        T, N, H = proj.shape
+        self.hs = xp.empty((T + 1, N, H), x.dtype)  # hs[t] is h_t; hs[0] = h0
+        self.hs[0] = h0
+        for t in range(T):
+            self.hs[t + 1] = rnn_cell_forward(proj[t], self.hs[t], Wh, self.activation)
+        self.Wx, self.Wh = Wx, Wh
+        return xp.ascontiguousarray(self.hs[1:].transpose(1, 0, 2))
+
+    def backward(self, gh_seq):
+        xp = get_array_module(gh_seq)
+        T = len(self.hs) - 1
+        g_proj = xp.empty(self.hs[1:].shape, self.hs.dtype)
+        gh, gWh = xp.zeros_like(self.hs[0]), xp.zeros_like(self.Wh)
+        for t in reversed(range(T)):
+            g_proj[t], gh, gWh_t = rnn_cell_backward(gh + gh_seq[:, t], self.hs[t], self.hs[t + 1],
+                                                     self.Wh, self.activation)
+            gWh += gWh_t
+        gx, gWx, gb = _projection_steps_backward(g_proj, self.x_steps, self.Wx)
+        return gx, gh, gWx, gWh, gb
+
+
+class LSTM(Function):
+    """x (N, T, D), h0, c0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) -> h (N, T, H)."""
+
+    def forward(self, x, h0, c0, Wx, Wh, b):
+        _check_shapes("lstm", x, {"h0": h0, "c0": c0}, Wx, Wh, b, gates=4, x_ndim=3)
+        xp = get_array_module(x)
+        self.x_steps, proj = _projection_steps(x, Wx, b)
+        T, N, H = proj.shape[0], proj.shape[1], Wh.shape[0]
+        self.hs = xp.empty((T + 1, N, H), x.dtype)  # hs[t], cs[t] are h_t, c_t; index 0: h0, c0
+        self.cs = xp.empty((T + 1, N, H), x.dtype)
+        self.gates = xp.empty((T, N, 4 * H), x.dtype)
+        self.tanh_cs = xp.empty((T, N, H), x.dtype)
+        self.hs[0], self.cs[0] = h0, c0
+        for t in range(T):
+            self.hs[t + 1], self.cs[t + 1], self.gates[t], self.tanh_cs[t] = lstm_cell_forward(
+                proj[t], self.hs[t], self.cs[t], Wh)
+        self.Wx, self.Wh = Wx, Wh
+        return xp.ascontiguousarray(self.hs[1:].transpose(1, 0, 2))
+
+    def backward(self, gh_seq):
+        xp = get_array_module(gh_seq)
+        T = len(self.gates)
+        g_proj = xp.empty_like(self.gates)
+        gh, gc, gWh = xp.zeros_like(self.hs[0]), xp.zeros_like(self.cs[0]), xp.zeros_like(self.Wh)
+        for t in reversed(range(T)):
+            g_proj[t], gh, gc, gWh_t = lstm_cell_backward(gh + gh_seq[:, t], gc, self.hs[t], self.cs[t],
+                                                          self.gates[t], self.tanh_cs[t], self.Wh)
+            gWh += gWh_t
+        gx, gWx, gb = _projection_steps_backward(g_proj, self.x_steps, self.Wx)
+        return gx, gh, gc, gWx, gWh, gb
+
+
+def rnn(x, h0, Wx, Wh, b, activation="tanh"):
+    """The RNN of eq. 3.5 over a sequence: x (N, T, D) -> every hidden state h (N, T, H).
+
+    h0 (N, H), or None for zeros; activation "tanh" or "relu" (the thesis's choice).
+    """
+    return RNN(activation)(x, _zero_state(h0, x, Wh), Wx, Wh, b)
+
+
+def lstm(x, h0, c0, Wx, Wh, b):
+    """An LSTM over a sequence (gate order i, f, o, g): x (N, T, D) -> h (N, T, H).
+
+    h0, c0 (N, H), or None for zeros. The cell states are not returned; use
+    ``lstm_step`` to carry them across calls (decoding).
+    """
+    return LSTM()(x, _zero_state(h0, x, Wh), _zero_state(c0, x, Wh), Wx, Wh, b)
