@@ -1,0 +1,190 @@
+"""Read a dataset in Karpathy's split JSON (thesis §3.3).
+
+The files ``dataset_flickr8k.json``, ``dataset_flickr30k.json`` and
+``dataset_coco.json`` (from Karpathy's neuraltalk) hold::
+
+    {"images": [{"filename": "1000268201_693b08cb0e.jpg",
+                 "filepath": "val2014",          # COCO only: subfolder of the image root
+                 "imgid": 0,
+                 "split": "train",               # train | val | test | restval (COCO)
+                 "sentences": [{"tokens": ["a", "child", ...], "raw": "A child ...",
+                                "sentid": 0}, ...]}, ...]}
+
+Each image has about five sentences; 1000 images are kept for validation and
+1000 for test, the rest train. COCO's "restval" images are usually folded into
+train (``restval_to_train=True``), as Karpathy & Fei-Fei do.
+
+Bad input raises ``DatasetError`` (a ValueError) naming the JSON file, the
+image (its position, filename and imgid) and the field. Images missing from
+the image folder are gathered and reported together.
+"""
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+SPLITS = ("train", "val", "test", "restval")
+MAX_LISTED = 5   # how many missing images an error message names
+
+
+class DatasetError(ValueError):
+    """A dataset file that cannot be read as a Karpathy split JSON."""
+
+
+@dataclass
+class Image:
+    """One image and its sentences.
+
+    ``path`` (image root / relpath) is None when the dataset was loaded without an image root.
+    ``scene`` is the ground truth of a synthetic image (see ``shapes``), else None.
+    """
+    filename: str
+    relpath: str          # path under the image root: "filepath/filename" for COCO
+    imgid: int
+    split: str
+    tokens: list          # list of sentences, each a list of str
+    raw: list             # the sentences as written, list of str
+    sentids: list         # list of int
+    path: Path | None = None
+    scene: list | None = None
+
+
+@dataclass
+class Dataset:
+    """All images of a split JSON, in the file's order, and the split lists."""
+    json_path: Path
+    image_root: Path | None
+    images: list                                  # every Image, in JSON order
+    splits: dict = field(default_factory=dict)    # split name -> list of Image
+
+    def split(self, name):
+        """The images of one split ("train", "val", "test", or "restval" when kept)."""
+        if name not in self.splits:
+            raise KeyError(f"{self.json_path}: no split {name!r}; "
+                           f"the splits are {sorted(self.splits)}")
+        return self.splits[name]
+
+
+def load_karpathy(json_path, image_root=None, restval_to_train=False):
+    """Read a Karpathy split JSON into a ``Dataset``.
+
+    json_path:        the dataset_*.json file.
+    image_root:       folder holding the images (COCO: holding the ``filepath``
+                      subfolders). When given, every image must exist there.
+                      When None, images are neither located nor checked.
+    restval_to_train: put "restval" images in the train split.
+    """
+    json_path = Path(json_path)
+    records = _read_records(json_path)
+    images = [_parse_image(json_path, i, rec) for i, rec in enumerate(records)]
+    _check_unique_imgids(json_path, images)
+    if restval_to_train:
+        for image in images:
+            if image.split == "restval":
+                image.split = "train"
+    if image_root is not None:
+        image_root = Path(image_root)
+        _locate_images(json_path, image_root, images)
+    splits = {}
+    for image in images:
+        splits.setdefault(image.split, []).append(image)
+    return Dataset(json_path, image_root, images, splits)
+
+
+def _read_records(json_path):
+    """The list under "images", after checking the file parses as JSON."""
+    try:
+        text = json_path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise DatasetError(f"{json_path}: cannot read the dataset file: {err}") from err
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DatasetError(f"{json_path}: malformed JSON at line {err.lineno}, "
+                           f"column {err.colno}: {err.msg}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DatasetError(f"{json_path}: expected an object with a list under "
+                           f"\"images\" (Karpathy's split format)")
+    return data["images"]
+
+
+def _field(json_path, where, record, name, kind):
+    """record[name], checked to be of type ``kind``; errors name the place."""
+    if not isinstance(record, dict):
+        raise DatasetError(f"{json_path}: {where}: expected an object, got {type(record).__name__}")
+    if name not in record:
+        raise DatasetError(f"{json_path}: {where}: missing field {name!r}")
+    value = record[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise DatasetError(f"{json_path}: {where}: field {name!r} should be "
+                           f"{getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+def _parse_image(json_path, index, record):
+    """One entry of "images" -> Image (path not yet located)."""
+    where = f"images[{index}]"
+    filename = _field(json_path, where, record, "filename", str)
+    where = f"images[{index}] ({filename!r})"
+    imgid = _field(json_path, where, record, "imgid", int)
+    where = f"images[{index}] ({filename!r}, imgid {imgid})"
+    relpath = _relative_part(json_path, where, "filename", filename)
+    if "filepath" in record:
+        folder = _field(json_path, where, record, "filepath", str)
+        relpath = _relative_part(json_path, where, "filepath", folder) / relpath
+    split = _field(json_path, where, record, "split", str)
+    if split not in SPLITS:
+        raise DatasetError(f"{json_path}: {where}: field 'split' is {split!r}, "
+                           f"expected one of {SPLITS}")
+    sentences = _field(json_path, where, record, "sentences", list)
+    if not sentences:
+        raise DatasetError(f"{json_path}: {where}: field 'sentences' is empty")
+    tokens, raw, sentids = [], [], []
+    for k, sentence in enumerate(sentences):
+        at = f"{where}, sentences[{k}]"
+        words = _field(json_path, at, sentence, "tokens", list)
+        text = _field(json_path, at, sentence, "raw", str)
+        sentids.append(_field(json_path, at, sentence, "sentid", int))
+        if not text.strip():
+            raise DatasetError(f"{json_path}: {at}: field 'raw' is empty or only whitespace")
+        if not words or not all(isinstance(w, str) and w.strip() for w in words):
+            raise DatasetError(f"{json_path}: {at}: field 'tokens' must be a non-empty "
+                               f"list of non-blank words, got {words!r}")
+        tokens.append(list(words))
+        raw.append(text)
+    return Image(filename, relpath.as_posix(), imgid, split, tokens, raw, sentids,
+                 scene=record.get("scene"))
+
+
+def _check_unique_imgids(json_path, images):
+    seen = {}
+    for i, image in enumerate(images):
+        if image.imgid in seen:
+            raise DatasetError(f"{json_path}: images[{i}] ({image.filename!r}): imgid "
+                               f"{image.imgid} repeats that of images[{seen[image.imgid]}]")
+        seen[image.imgid] = i
+
+
+def _relative_part(json_path, where, name, value):
+    """A path fragment from the JSON, refused if it could leave the image root."""
+    part = PurePath(value.replace("\\", "/"))
+    if part.is_absolute() or value.startswith(("/", "\\")) or ".." in part.parts:
+        raise DatasetError(f"{json_path}: {where}: field {name!r} is {value!r}, which "
+                           f"escapes the image root (absolute or with '..')")
+    return part
+
+
+def _locate_images(json_path, image_root, images):
+    """Set each Image.path under image_root; list every missing file at once."""
+    if not image_root.is_dir():
+        raise DatasetError(f"{json_path}: the image root {image_root} is not a folder")
+    missing = []
+    for image in images:
+        image.path = image_root / image.relpath
+        if not os.path.isfile(image.path):
+            missing.append(image.relpath)
+    if missing:
+        shown = ", ".join(missing[:MAX_LISTED])
+        more = f" and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
+        raise DatasetError(f"{json_path}: {len(missing)} of {len(images)} images are "
+                           f"missing under {image_root}: {shown}{more}")
