@@ -1,0 +1,169 @@
+"""Pooling (thesis §3.4): max pooling, average pooling, global average pooling.
+
+Shapes: N batch, C channels, H×W input size, KH×KW window, (sh, sw) stride
+(the window by default), (ph, pw) padding, OH×OW output size.
+
+    max:  y[n, c, i, j] = max_{ky, kx} x̃[n, c, i·sh + ky, j·sw + kx]
+    avg:  y[n, c, i, j] = 1/(KH·KW) Σ_{ky, kx} x[n, c, i·sh + ky, j·sw + kx]
+
+where x̃ is x with ph rows and pw columns of -∞ around it.
+
+Windows are read one kernel offset (ky, kx) at a time, as strided slices of
+the whole batch (``window_slices``), so no loop runs over pixels.
+"""
+import math
+
+from ..backend import get_array_module
+from ..core import Function
+from .conv import pad_spatial, pair, window_slices
+
+
+def pool_output_size(size, kernel, stride, pad, ceil_mode):
+    """OH from H (or OW from W), rounding down, or up with ``ceil_mode``.
+
+    As in Caffe, ceil mode lets the last window hang over the bottom edge (it
+    is clipped there); as in PyTorch, that window must still start inside
+    the input or its top padding, otherwise it is dropped.
+    """
+    span = size + 2 * pad - kernel
+    out = (math.ceil(span / stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+class MaxPool2d(Function):
+    """x (N, C, H, W) -> y (N, C, OH, OW), the largest value of each window.
+
+    Padding holds -∞, so a padded cell never wins. When x needs a gradient,
+    forward keeps the offset ky·KW + kx of each window's winner (the first
+    one, on ties); backward routes each output's gradient to that one input,
+    ∂L/∂x = Σ G·[x is the winner].
+
+    There is no separate path for windows that tile the input (kernel equal
+    to stride): the offset loop reads them as strided slices already, and
+    measured faster than NumPy reducing the window axes of a
+    (N, C, OH, KH, OW, KW) reshape, whose innermost axis is only KW long.
+    """
+
+    def __init__(self, kernel, stride=None, pad=0, ceil_mode=False):
+        self.kernel = pair(kernel, "kernel", "max_pool2d")
+        self.stride = self.kernel if stride is None else pair(stride, "stride", "max_pool2d")
+        self.pad = pair(pad, "pad", "max_pool2d")
+        self.ceil_mode = ceil_mode
+        _check_window("max_pool2d", self.kernel, self.stride, self.pad)
+
+    def forward(self, x):
+        self.out_size = _check_input("max_pool2d", x, self.kernel, self.stride, self.pad,
+                                     self.ceil_mode)
+        xp = get_array_module(x)
+        (KH, KW), (sh, sw), (ph, pw), (OH, OW) = self.kernel, self.stride, self.pad, self.out_size
+        N, C, H, W = self.x_shape = x.shape
+        bottom = max(0, (OH - 1) * sh + KH - H - 2 * ph)  # ceil mode's overhang
+        right = max(0, (OW - 1) * sw + KW - W - 2 * pw)
+        x = pad_spatial(x, ph, ph + bottom, pw, pw + right, value=-float("inf"))
+        self.padded_shape = x.shape
+        offsets = window_slices(self.kernel, self.stride, self.out_size)
+        _, _, rows, columns = next(offsets)
+        y = x[:, :, rows, columns].copy()  # the window's first cell, offset (0, 0)
+        self.argmax = xp.zeros(y.shape, dtype=xp.int32) if self.needs_grad[0] else None
+        for ky, kx, rows, columns in offsets:
+            window = x[:, :, rows, columns]
+            if self.argmax is not None:  # strictly greater: the first of equals stays
+                xp.copyto(self.argmax, ky * KW + kx, where=window > y)
+            xp.maximum(y, window, out=y)
+        return y
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        KW = self.kernel[1]
+        gx = xp.zeros(self.padded_shape, dtype=gy.dtype)
+        for ky, kx, rows, columns in window_slices(self.kernel, self.stride, self.out_size):
+            gx[:, :, rows, columns] += gy * (self.argmax == ky * KW + kx)
+        (ph, pw), (N, C, H, W) = self.pad, self.x_shape
+        return gx[:, :, ph:ph + H, pw:pw + W]
+
+
+class AvgPool2d(Function):
+    """x (N, C, H, W) -> y (N, C, OH, OW), the mean of each window (no padding).
+
+    ∂L/∂x: each output's gradient, divided by KH·KW, goes to every input of
+    its window.
+    """
+
+    def __init__(self, kernel, stride=None):
+        self.kernel = pair(kernel, "kernel", "avg_pool2d")
+        self.stride = self.kernel if stride is None else pair(stride, "stride", "avg_pool2d")
+        _check_window("avg_pool2d", self.kernel, self.stride, (0, 0))
+
+    def forward(self, x):
+        self.out_size = _check_input("avg_pool2d", x, self.kernel, self.stride, (0, 0), False)
+        self.x_shape = x.shape
+        xp = get_array_module(x)
+        y = xp.zeros(x.shape[:2] + self.out_size, dtype=x.dtype)
+        for _, _, rows, columns in window_slices(self.kernel, self.stride, self.out_size):
+            y += x[:, :, rows, columns]
+        return y / (self.kernel[0] * self.kernel[1])
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        share = gy / (self.kernel[0] * self.kernel[1])
+        gx = xp.zeros(self.x_shape, dtype=gy.dtype)
+        for _, _, rows, columns in window_slices(self.kernel, self.stride, self.out_size):
+            gx[:, :, rows, columns] += share
+        return gx
+
+
+class GlobalAvgPool2d(Function):
+    """x (N, C, H, W) -> y (N, C), the mean of each channel's map.
+
+    The output is (N, C), not (N, C, 1, 1), so that it feeds ``linear`` or a
+    softmax directly (SqueezeNet's last layer). ∂L/∂x = G / (H·W) everywhere.
+    """
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"global_avg_pool2d: input must be (N, C, H, W), got shape {x.shape}")
+        self.x_shape = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        N, C, H, W = self.x_shape
+        return xp.broadcast_to((gy / (H * W))[:, :, None, None], self.x_shape).copy()
+
+
+def _check_window(op, kernel, stride, pad):
+    if min(kernel) < 1 or min(stride) < 1 or min(pad) < 0:
+        raise ValueError(f"{op}: kernel and stride must be >= 1 and pad >= 0, "
+                         f"got kernel={kernel}, stride={stride}, pad={pad}")
+    if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: pad {pad} must be at most half the kernel {kernel}")
+
+
+def _check_input(op, x, kernel, stride, pad, ceil_mode):
+    """Raise a ValueError naming the shapes unless x fits; return (OH, OW)."""
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be (N, C, H, W), got shape {x.shape}")
+    padded = (x.shape[2] + 2 * pad[0], x.shape[3] + 2 * pad[1])
+    if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        raise ValueError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded "
+                         f"input {padded[0]}x{padded[1]} (input {x.shape}, pad {pad})")
+    return tuple(pool_output_size(size, k, s, p, ceil_mode)
+                 for size, k, s, p in zip(x.shape[2:], kernel, stride, pad))
+
+
+def max_pool2d(x, kernel, stride=None, pad=0, ceil_mode=False):
+    """Max pooling of x (N, C, H, W) over KH×KW windows (``kernel`` an int or
+    a pair); ``stride`` defaults to the kernel. Returns (N, C, OH, OW)."""
+    return MaxPool2d(kernel, stride, pad, ceil_mode)(x)
+
+
+def avg_pool2d(x, kernel, stride=None):
+    """Average pooling of x (N, C, H, W) over KH×KW windows, no padding."""
+    return AvgPool2d(kernel, stride)(x)
+
+
+def global_avg_pool2d(x):
+    """The mean over H and W of x (N, C, H, W): returns (N, C)."""
+    return GlobalAvgPool2d()(x)

@@ -1,0 +1,1 @@
+"""Slow, obvious loop versions of the fast ops: the tests' oracle."""
