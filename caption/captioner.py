@@ -1,0 +1,108 @@
+"""The caption generator (thesis §3.7; Vinyals et al. 2015, Karpathy & Fei-Fei 2015).
+
+An image-conditioned recurrent language model: the image's feature vector
+(from a frozen pretrained CNN, or from a small CNN trained jointly) is
+projected to a vector v, and a vanilla RNN or an LSTM reads the caption one
+word at a time and predicts the next,
+
+    p(w_{t+1} | w_1..w_t, I) = softmax(W_o h_t + b_o),
+
+trained on the negative log-likelihood of the reference captions (eq. 3.2),
+averaged over the real (unpadded) words. Shapes: N batch, T time steps,
+V vocabulary, E word-embedding size, H hidden size, K image-feature size.
+
+How the image enters (``condition``):
+    "init"   v sets the initial hidden state, h_0 = tanh(v)
+    "first"  v is the input of an extra first step, before <start>
+    "every"  v is concatenated to the word embedding at every step
+(measured on the shapes set, "every" learns at once where "init" does not).
+
+``step`` advances the recurrence by one word with the layer's own
+``rnn_step``/``lstm_step``: teacher forcing and decoding share the math.
+"""
+import numpy as np
+
+import nnscratch.functional as F
+from nnscratch import Tensor
+from nnscratch.backend import get_array_module
+from nnscratch.layers import LSTM, RNN, Dropout, Embedding, Linear, Module
+
+CONDITIONS = ("init", "first", "every")
+
+
+class Captioner(Module):
+    """Image features (N, K) and token ids (N, T) -> next-word logits (N, T, V)."""
+
+    def __init__(self, vocab_size, feature_size, embed_size=64, hidden_size=256,
+                 cell="lstm", condition="every", dropout=0.0, encoder=None, rng=None):
+        super().__init__()
+        if cell not in ("rnn", "lstm"):
+            raise ValueError(f"captioner: cell must be 'rnn' or 'lstm', got {cell!r}")
+        if condition not in CONDITIONS:
+            raise ValueError(f"captioner: condition must be one of {CONDITIONS}, got {condition!r}")
+        rng = rng if rng is not None else np.random.default_rng()
+        self.cell_type, self.condition = cell, condition
+        if encoder is not None:
+            self.encoder = encoder  # a CNN trained jointly: images -> (N, K)
+        image_out = hidden_size if condition == "init" else embed_size
+        self.image_projection = Linear(feature_size, image_out, rng=rng)
+        self.embedding = Embedding(vocab_size, embed_size, rng=rng)
+        step_input = 2 * embed_size if condition == "every" else embed_size
+        recurrent = LSTM if cell == "lstm" else RNN
+        self.recurrent = recurrent(step_input, hidden_size, rng=rng)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.output = Linear(hidden_size, vocab_size, rng=rng)
+        self.hidden_size = hidden_size
+
+    def image_vector(self, images):
+        """Images (N, 3, S, S) or features (N, K) -> v (N, E) (or (N, H) for "init")."""
+        features = self.encoder(images) if hasattr(self, "encoder") else images
+        return F.relu(self.image_projection(self.dropout(features)))
+
+    def _initial_state(self, v):
+        """(h_0,) or (h_0, c_0): h_0 = tanh(v) for "init", zeros otherwise."""
+        xp = get_array_module(v.data)
+        zeros = Tensor(xp.zeros((v.shape[0], self.hidden_size), dtype=v.dtype))
+        h0 = F.tanh(v) if self.condition == "init" else zeros
+        return (h0, zeros) if self.cell_type == "lstm" else (h0,)
+
+    def _advance(self, x, state):
+        """One recurrent step on inputs x (N, step input) from ``state``."""
+        if self.cell_type == "lstm":
+            return self.recurrent.step(x, *state)
+        return (self.recurrent.step(x, *state),)
+
+    def start(self, v):
+        """The recurrent state in which the first word (<start>) is read."""
+        state = self._initial_state(v)
+        return self._advance(v, state) if self.condition == "first" else state
+
+    def step(self, v, ids, state):
+        """One word: ids (N,) of the current words -> (log-probabilities (N, V), new state)."""
+        x = self.embedding(ids)
+        if self.condition == "every":
+            x = F.concat([x, v], axis=1)
+        state = self._advance(x, state)
+        return F.log_softmax(self.output(state[0])), state
+
+    def forward(self, images, ids):
+        """Teacher forcing: ids (N, T) -> logits (N, T, V) for the words that follow."""
+        v = self.image_vector(images)                             # (N, E)
+        x = self.embedding(ids)                                   # (N, T, E)
+        N, T, E = x.shape
+        v_steps = F.reshape(v, (N, 1, -1))
+        if self.condition == "every":
+            xp = get_array_module(v.data)
+            x = F.concat([x, v_steps * xp.ones((1, T, 1), dtype=v.dtype)], axis=2)
+        elif self.condition == "first":
+            x = F.concat([v_steps, x], axis=1)
+        h = self.recurrent(x, *self._initial_state(v))           # (N, T or T + 1, H)
+        if self.condition == "first":
+            h = h[:, 1:]
+        h = self.dropout(F.reshape(h, (N * T, self.hidden_size)))
+        return F.reshape(self.output(h), (N, T, -1))
+
+    def loss(self, images, ids, mask):
+        """Masked mean negative log-likelihood (eq. 3.2) of ids[:, 1:] given ids[:, :-1]."""
+        logits = self(images, ids[:, :-1])
+        return F.cross_entropy(logits, ids[:, 1:], mask[:, 1:])

@@ -1,0 +1,37 @@
+"""A small CNN trained jointly with the caption generator (``--cnn small``).
+
+Thesis §3.4: convolution, ReLU and max-pooling layers, then a fully
+connected layer. For the 64×64 shapes images, three conv–ReLU–pool stages
+(3×3 kernels, padding 1, 2×2 pooling) give an 8×8 map; it is flattened, not
+averaged, so that the features keep *where* each colour and shape is (a global
+average would lose which colour belongs to which shape). Trained end to end,
+this is where the convolution's backward pass does real work.
+
+Shapes: N batch, S image side (a multiple of 8), K feature size.
+"""
+import nnscratch.functional as F
+from nnscratch.layers import Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential
+
+
+class SmallCNN(Module):
+    """Images (N, 3, S, S) -> features (N, K)."""
+
+    def __init__(self, image_size=64, channels=(32, 64, 64), feature_size=256, rng=None):
+        super().__init__()
+        if image_size % 8:
+            raise ValueError(f"SmallCNN: image_size must be a multiple of 8, got {image_size}")
+        stages = {}
+        previous = 3
+        for i, width in enumerate(channels, start=1):
+            stages[f"conv{i}"] = Conv2d(previous, width, 3, pad=1, rng=rng)
+            stages[f"relu{i}"] = ReLU()
+            stages[f"pool{i}"] = MaxPool2d(2)
+            previous = width
+        self.convolutions = Sequential(**stages)
+        side = image_size // 2 ** len(channels)
+        self.fc = Linear(previous * side * side, feature_size, rng=rng)
+        self.feature_size = feature_size
+
+    def forward(self, images):
+        maps = self.convolutions(images)
+        return F.relu(self.fc(F.reshape(maps, (maps.shape[0], -1))))

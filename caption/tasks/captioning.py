@@ -1,0 +1,110 @@
+"""Training and evaluating the caption generator (thesis §3.7, §5.3).
+
+The task feeds mini-batches of (image, caption) to ``Captioner.loss`` and,
+to evaluate a split, decodes one caption per image (greedy, or beam search)
+and scores it against the references with the COCO metrics, plus the
+perplexity of the references under the model and, on the shapes set, the
+precision and recall of the (colour, shape) pairs the captions name.
+"""
+import math
+
+import numpy as np
+
+import nnscratch.functional as F
+from nnscratch import Tensor
+from nnscratch.backend import to_cpu
+
+from ..baselines import constant_caption_scores
+from ..captioner import Captioner
+from ..cnn.small import SmallCNN
+from ..data.batching import encode_images, iterate_batches, pad_batch
+from ..data.shapes_text import attribute_scores
+from ..decode import beam_search, greedy
+from ..inputs import pixels_to_float
+from ..metrics import score
+from ..metrics.perplexity import perplexity
+
+EVAL_BATCH = 250
+
+
+def build_captioner(config, vocab, feature_size, rng):
+    """The Captioner a config describes (with a SmallCNN encoder for ``--cnn small``)."""
+    encoder = SmallCNN(rng=rng) if config["cnn"] == "small" else None
+    return Captioner(len(vocab), encoder.feature_size if encoder else feature_size,
+                     embed_size=config["embed_size"], hidden_size=config["hidden_size"],
+                     cell=config["cell"], condition=config["condition"],
+                     dropout=config["dropout"], encoder=encoder, rng=rng)
+
+
+class CaptionTask:
+    """The caption generator as a trainer task (see caption/trainer.py)."""
+
+    selection_metric = "CIDEr-D"
+
+    def __init__(self, config, dataset, vocab, inputs, model, rng, to_device=np.asarray):
+        self.config, self.dataset, self.vocab = config, dataset, vocab
+        self.inputs, self.model, self.rng = inputs, model, rng
+        self.to_device = to_device
+        self.encoded = {split: encode_images(dataset.split(split), vocab, config["max_length"])
+                        for split in inputs}
+
+    def images(self, split, rows):
+        """Model input for some images of a split: pixels as floats, or features."""
+        x = self.inputs[split][rows]
+        return Tensor(self.to_device(pixels_to_float(x) if x.dtype == np.uint8 else x))
+
+    def batches(self, rng):
+        return list(iterate_batches(self.encoded["train"], self.vocab, self.config["batch_size"],
+                                    rng, all_sentences=self.config["all_sentences"]))
+
+    def loss(self, batch):
+        return self.model.loss(self.images("train", batch.image_indices),
+                               self.to_device(batch.tokens), self.to_device(batch.mask))
+
+    def decode(self, split, beam=1, rows=None):
+        """Decoded Hypotheses for the images of a split (greedy when beam is 1)."""
+        rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
+        start, end = self.vocab.start_id, self.vocab.end_id
+        max_len = self.config["max_length"] + 1
+        if beam == 1:
+            return [h for chunk in np.array_split(rows, max(1, math.ceil(len(rows) / EVAL_BATCH)))
+                    for h in greedy(self.model, self.images(split, chunk), start, end, max_len)]
+        return [beam_search(self.model, self.images(split, [r]), start, end, beam, max_len)[0]
+                for r in rows]
+
+    def reference_nll(self, split):
+        """Summed negative log-likelihood and word count of every reference (for perplexity)."""
+        nll, count = 0.0, 0
+        encoded = self.encoded[split]
+        for chunk in np.array_split(np.arange(len(encoded)), max(1, math.ceil(len(encoded) / EVAL_BATCH))):
+            rows = [(i, s) for i in chunk for s in encoded[i]]
+            tokens, mask = pad_batch([s for _, s in rows], self.vocab)
+            images = self.images(split, [i for i, _ in rows])
+            logits = self.model(images, self.to_device(tokens[:, :-1]))
+            logp = to_cpu(F.log_softmax(logits).data)
+            picked = np.take_along_axis(logp, tokens[:, 1:, None], axis=2)[..., 0]
+            nll -= float(picked[mask[:, 1:]].sum())
+            count += int(mask[:, 1:].sum())
+        return nll, count
+
+    def evaluate(self, split, beam=1):
+        """Metrics of a split: BLEU-1..4, ROUGE-L, CIDEr-D, perplexity (and attributes on shapes)."""
+        hyps = self.decode(split, beam)
+        images = self.dataset.split(split)
+        words = [self.vocab.decode(h.ids) for h in hyps]
+        metrics = score({i: image.tokens for i, image in enumerate(images)},
+                        {i: w for i, w in enumerate(words)}, tokenized=True)
+        metrics["perplexity"] = perplexity(*self.reference_nll(split))
+        if all(image.scene is not None for image in images):
+            attributes = attribute_scores(words, [image.scene for image in images])
+            metrics["attribute_precision"] = attributes["precision"]
+            metrics["attribute_recall"] = attributes["recall"]
+        return metrics
+
+
+    def final_metrics(self):
+        """Test-split metrics of the model, beside the best constant caption's."""
+        metrics = self.evaluate("test")
+        metrics["baselines"] = {"best constant caption": constant_caption_scores(
+            self.dataset.split("train"), self.dataset.split("test"))}
+        return metrics

@@ -1,0 +1,120 @@
+"""The caption generator: gradients, decoding, overfitting a few images."""
+import itertools
+
+import numpy as np
+import pytest
+
+from nnscratch import Tensor, no_grad
+from nnscratch.gradcheck import gradcheck
+from nnscratch.layers import Module
+from nnscratch.optim import Adam
+from caption.captioner import Captioner
+from caption.decode import beam_search, greedy
+
+V, K = 7, 5          # vocabulary (0 pad, 1 start, 2 end, 3.. words), feature size
+START, END = 1, 2
+
+
+def model(cell="lstm", condition="every", seed=0, **sizes):
+    sizes = {"embed_size": 4, "hidden_size": 6, **sizes}
+    return Captioner(V, K, cell=cell, condition=condition, rng=np.random.default_rng(seed), **sizes)
+
+
+class CaptionLoss(Module):
+    """The masked caption loss of fixed token ids, as a function of the features."""
+
+    def __init__(self, net, ids, mask):
+        super().__init__()
+        self.net, self.ids, self.mask = net, ids, mask
+
+    def forward(self, features):
+        return self.net.loss(features, self.ids, self.mask)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("condition", ["init", "first", "every"])
+def test_whole_captioner_gradcheck_with_mask(cell, condition):
+    rng = np.random.default_rng(1)
+    net = model(cell, condition)
+    features = rng.standard_normal((3, K))
+    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
+    mask = ids != 0
+    mask[:, 0] = True
+    # the image-projection ReLU must stay away from its kink during the check
+    with no_grad():
+        pre = features @ net.image_projection.W.data + net.image_projection.b.data
+    assert np.abs(pre).min() > 1e-4
+    loss = CaptionLoss(net, ids, mask)   # a Module: gradcheck checks its parameters too
+    assert gradcheck(loss, [features], rtol=1e-4, atol=1e-6)
+
+
+def random_model_and_images(cell, seed=3, n=4):
+    net = model(cell, seed=seed, embed_size=8, hidden_size=12)
+    for p in net.parameters():  # a peaked model, so decoding choices are clear-cut
+        p.data *= 3
+    images = Tensor(np.random.default_rng(seed).standard_normal((n, K)).astype(np.float32))
+    return net, images
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_greedy_equals_beam_of_one(cell):
+    net, images = random_model_and_images(cell)
+    batch = greedy(net, images, START, END, max_len=6)
+    for i, hyp in enumerate(batch):
+        (best,) = beam_search(net, Tensor(images.data[i:i + 1]), START, END, beam=1, max_len=6)
+        assert best.ids == hyp.ids
+        assert best.logprob == pytest.approx(hyp.logprob, rel=1e-5)
+
+
+def sequence_logprob(net, image, words, max_len):
+    """log p(words, <end>) under teacher forcing (without <end> when cut at max_len)."""
+    ids = np.array([[START, *words]])
+    with no_grad():
+        logits = net(image, ids)
+        logp = logits.data - np.log(np.exp(logits.data).sum(-1, keepdims=True))
+    targets = words + ([END] if len(words) < max_len else [])
+    return sum(logp[0, t, w] for t, w in enumerate(targets)), len(targets)
+
+
+def test_beam_search_finds_the_best_sequence_by_enumeration():
+    net, images = random_model_and_images("lstm", seed=5, n=2)
+    max_len, words = 3, list(range(3, V))
+    for i in range(2):
+        image = Tensor(images.data[i:i + 1])
+        scored = []
+        for length in range(0, max_len + 1):
+            for seq in itertools.product(words, repeat=length):
+                logprob, n = sequence_logprob(net, image, list(seq), max_len)
+                scored.append((logprob / n, list(seq)))
+        best_score, best_seq = max(scored)
+        (found,) = beam_search(net, image, START, END, beam=len(words) ** max_len + 1, max_len=max_len)[:1]
+        assert found.ids == best_seq
+        assert found.score == pytest.approx(best_score, rel=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_a_tiny_model_learns_four_images_by_heart(cell):
+    rng = np.random.default_rng(0)
+    features = Tensor(rng.standard_normal((4, K)).astype(np.float32))
+    captions = [[3, 4], [5, 6, 3], [4, 4, 5], [6]]
+    ids = np.zeros((4, 5), dtype=np.int64)
+    mask = np.zeros((4, 5), dtype=bool)
+    for row, words in enumerate(captions):
+        ids[row, :len(words) + 2] = [START, *words, END]
+        mask[row, :len(words) + 2] = True
+    net = model(cell, embed_size=16, hidden_size=32)
+    optimizer = Adam(net.parameters(), lr=0.02)
+    net.train()
+    for _ in range(300):
+        loss = net.loss(features, ids, mask)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert [h.ids for h in greedy(net, features, START, END, max_len=6)] == captions
+
+
+@pytest.mark.parametrize("bad,message", [({"cell": "gru"}, "cell must be"),
+                                         ({"condition": "late"}, "condition must be")])
+def test_bad_settings_are_named(bad, message):
+    with pytest.raises(ValueError, match=message):
+        model(**bad)

@@ -1,0 +1,114 @@
+"""python -m caption.train on a tiny shapes subset: resume bit for bit, fault
+stops, and the command line end to end (train, then describe)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnscratch.io
+from nnscratch import Tensor
+from caption import train
+from caption.data.shapes import build_shapes
+from caption.tasks.captioning import CaptionTask
+
+TINY = ["--epochs", "2", "--batch-size", "8", "--hidden-size", "16", "--embed-size", "8",
+        "--min-count", "1", "--dropout", "0.3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    return str(build_shapes(root / "tiny", seed=0, n_train=40, n_val=8, n_test=8))
+
+
+def parameters(run, name="last"):
+    return {k: v for k, v in nnscratch.io.load(run / f"{name}.h5").items() if k.startswith("model/")}
+
+
+def test_an_interrupted_run_resumes_to_the_same_parameters(tiny_data, tmp_path, monkeypatch):
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    assert train.main(["--data", tiny_data, "--out", str(straight), *TINY]) == 0
+
+    calls = {"n": 0}
+    original = CaptionTask.loss
+
+    def interrupted_loss(self, batch):  # Ctrl-C arrives during the 7th step (epoch 2)
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(CaptionTask, "loss", interrupted_loss)
+    assert train.main(["--data", tiny_data, "--out", str(broken), *TINY]) == 130
+    monkeypatch.setattr(CaptionTask, "loss", original)
+    assert not (broken / "metrics.json").exists()
+    assert train.main(["--resume", str(broken), "--quiet"]) == 0
+
+    a, b = parameters(straight), parameters(broken)
+    assert a.keys() == b.keys() and len(a) > 0
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    assert json.loads((straight / "metrics.json").read_text()) == json.loads((broken / "metrics.json").read_text())
+
+
+def test_max_steps_stops_and_resume_finishes(tiny_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--data", tiny_data, "--out", str(run), *TINY, "--max-steps", "3"]) == 0
+    assert "--resume" in capsys.readouterr().out
+    assert (run / "last.h5").exists() and not (run / "metrics.json").exists()
+    assert train.main(["--resume", str(run), "--quiet"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"BLEU-4", "CIDEr-D", "perplexity", "attribute_precision", "baselines"} <= metrics.keys()
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]
+
+
+def test_a_nan_loss_stops_the_run_naming_the_step_and_keeps_the_checkpoint(tiny_data, tmp_path,
+                                                                          monkeypatch, capsys):
+    original = CaptionTask.loss
+    calls = {"n": 0}
+
+    def poisoned_loss(self, batch):  # epoch 1 has 5 steps; step 7 is in epoch 2
+        calls["n"] += 1
+        loss = original(self, batch)
+        return loss * Tensor(np.float32("nan")) if calls["n"] == 7 else loss
+
+    monkeypatch.setattr(CaptionTask, "loss", poisoned_loss)
+    run = tmp_path / "run"
+    assert train.main(["--data", tiny_data, "--out", str(run), *TINY]) == 1
+    error = capsys.readouterr().err
+    assert "loss is nan at epoch 2, step 7" in error and "last.h5" in error
+    assert nnscratch.io.load(run / "last.h5")  # the end-of-epoch-1 checkpoint is intact
+
+
+def test_the_command_line_from_a_clean_folder(tiny_data, tmp_path):
+    env = {**os.environ, "NNSCRATCH_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-m", "caption.train", "--data", tiny_data, "--out", "run",
+                           *TINY[:-1], "--epochs", "1"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "CIDEr-D" in done.stdout
+    for name in ("config.json", "vocab.json", "last.h5", "best.h5", "log.jsonl", "metrics.json"):
+        assert (tmp_path / "run" / name).exists(), name
+    image = os.path.join(os.path.dirname(tiny_data), "images", "00000.png")
+    described = subprocess.run([sys.executable, "-m", "caption.describe", image, "--run", "run",
+                                "--beam", "2", "--top", "2", "--json"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert described.returncode == 0, described.stderr
+    captions = json.loads(described.stdout)["captions"][image]
+    assert len(captions) == 2 and all(isinstance(c["caption"], str) for c in captions)
+    assert captions[0]["score"] >= captions[1]["score"]
+
+
+def test_help_and_bad_settings(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "caption.train", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--resume" in done.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"learning_rate": 1}')
+    with pytest.raises(SystemExit, match="unknown settings"):
+        train.main(["--config", str(bad)])
+    with pytest.raises(SystemExit, match="no config.json"):
+        train.main(["--resume", str(tmp_path)])
