@@ -16,7 +16,7 @@ from nnscratch.layers import Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential
 class SmallCNN(Module):
     """Images (N, 3, S, S) -> features (N, K)."""
 
-    def __init__(self, image_size=64, channels=(32, 64, 64), feature_size=256, rng=None):
+    def __init__(self, image_size=64, channels=(16, 32, 32), feature_size=256, rng=None):
         super().__init__()
         if image_size % 8:
             raise ValueError(f"SmallCNN: image_size must be a multiple of 8, got {image_size}")

@@ -20,7 +20,9 @@ def default_rng(rng):
 
 def he_normal(shape, fan_in, rng):
     """float32 array of ``shape`` with entries ~ N(0, 2 / fan_in)."""
-    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+    weights = rng.standard_normal(shape, dtype=np.float32)  # drawn in float32: no float64 copy
+    weights *= np.float32(np.sqrt(2.0 / fan_in))
+    return weights
 
 
 def xavier_uniform(shape, fan_in, fan_out, rng):

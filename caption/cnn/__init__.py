@@ -1,0 +1,77 @@
+"""Pretrained ImageNet CNNs that encode an image (thesis §3.6.1, eq. 3.3; §5.1).
+
+    net = build("squeezenet")              # or "vgg16"
+    x = preprocess(["cat.jpg"], net)       # (N, 3, S, S) float32
+    logits = net(x)                        # (N, 1000) ImageNet class scores
+    v = net.features(x)                    # (N, 512) or (N, 4096): the image code
+
+``build(name, weights)``: ``weights=None`` loads the default converted file
+in weights/ (SqueezeNet's is converted from the ndf package on first use;
+VGG-16's must be converted once by the user, see weights/README.md),
+``weights=False`` keeps random initial weights, a path loads that file. The
+net carries ``preprocessing`` (how its input is made) and ``class_names``.
+"""
+from pathlib import Path
+
+import nnscratch.io
+
+from . import preprocess as _preprocess
+from .labels import imagenet_class_names
+from .preprocess import ImageError, Preprocessing
+from .squeezenet import SqueezeNet
+from .squeezenet_weights import convert_squeezenet
+from .vgg16 import VGG16
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+ARCHITECTURES = {"squeezenet": SqueezeNet, "vgg16": VGG16}
+
+__all__ = ["build", "preprocess", "ImageError", "Preprocessing", "ARCHITECTURES", "WEIGHTS_DIR"]
+
+
+def default_weights(name):
+    """The default weight file of ``name``, converting SqueezeNet's on first use."""
+    path = WEIGHTS_DIR / f"{name}.h5"
+    if path.exists():
+        return path
+    if name == "squeezenet":
+        WEIGHTS_DIR.mkdir(exist_ok=True)
+        convert_squeezenet(path)
+        return path
+    raise FileNotFoundError(
+        f"no VGG-16 weights at '{path}'. Convert a downloaded file once, e.g. "
+        f"python -m caption.cnn.convert --from lasagne vgg16.pkl --out {path} "
+        f"(or --from keras / --from torchvision; see weights/README.md)")
+
+
+def build(name, weights=None, rng=None):
+    """The network ``name`` ('squeezenet' or 'vgg16'), in evaluation mode.
+
+    ``weights``: None for the default file, False for random weights (drawn
+    from ``rng``), or the path of a converted file. A file made for another
+    architecture, or whose arrays have other shapes, raises ValueError naming
+    the layer and both shapes.
+    """
+    if name not in ARCHITECTURES:
+        raise ValueError(f"build: unknown network '{name}'; choose one of "
+                         f"{sorted(ARCHITECTURES)}")
+    net = ARCHITECTURES[name](rng=rng)
+    if weights is False:
+        net.preprocessing = type(net).DEFAULT_PREPROCESSING
+        net.class_names = imagenet_class_names()
+        return net.eval()
+    path = default_weights(name) if weights is None else Path(weights)
+    metadata = nnscratch.io.load_metadata(path)
+    try:
+        net.load_state_dict(nnscratch.io.load(path))
+    except ValueError as error:
+        found = metadata.get("architecture", "unknown")
+        raise ValueError(f"build: the weights in '{path}' (made for {found}) do not fit "
+                         f"{name}: {error}") from None
+    net.preprocessing = Preprocessing.from_dict(metadata["preprocessing"])
+    net.class_names = metadata["class_names"]
+    return net.eval()
+
+
+def preprocess(images, net):
+    """Paths or Pillow images -> the (N, 3, S, S) float32 batch ``net`` expects."""
+    return _preprocess.preprocess(images, net.preprocessing)

@@ -1,0 +1,145 @@
+"""Convert released VGG-16 ImageNet weights into this project's weight files.
+
+Each reader returns our state dict (path-style keys, "conv1_1/W") in our
+layouts (see ``weightfile``), the preprocessing the weights were trained
+with, and the 1000 class names. What differs in each source:
+
+- Lasagne Recipes vgg16.pkl (from Caffe; the thesis's source): its VGG-16
+  used Conv2DDNNLayer, later Conv2DLayer(flip_filters=False), so the kernels
+  are stored for cross-correlation, as here, and (F, C, KH, KW) already;
+  DenseLayer W is (D, M) already. Images BGR minus the file's 'mean value'.
+- Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5: kernels (KH, KW, C, F);
+  fc1 (our fc6) flattens a (7, 7, 512) channels-last map, so its rows are in
+  (row, column, channel) order and are permuted to (channel, row, column).
+  Images BGR minus [103.939, 116.779, 123.68] ("caffe" preprocessing).
+- torchvision vgg16-397923af.pth: kernels (F, C, KH, KW) already; nn.Linear
+  weights are (M, D) -> transposed. Images RGB scaled to 0..1, minus the
+  mean [0.485, 0.456, 0.406], divided by the std [0.229, 0.224, 0.225].
+
+Command line (see weights/README.md for where each file comes from):
+
+    python -m caption.cnn.convert --from lasagne|keras|torchvision SRC --out weights/vgg16.h5
+"""
+import argparse
+import os
+import pickle
+import sys
+
+import h5py
+import numpy as np
+
+from . import build, safe_pickle, vgg16
+from .labels import imagenet_class_names
+from .preprocess import Preprocessing
+from .weightfile import ConversionError, hwc_rows_to_chw, hwio_to_oihw, write
+
+VGG16_LAYERS = vgg16.CONV_NAMES + vgg16.FC_NAMES
+# conv1_1 -> block1_conv1, fc6 -> fc1, ...
+KERAS_NAMES = dict(zip(VGG16_LAYERS,
+                       [name.replace("conv", "block").replace("_", "_conv")
+                        for name in vgg16.CONV_NAMES] + ["fc1", "fc2", "predictions"]))
+TORCHVISION_NAMES = dict(zip(VGG16_LAYERS, [f"features.{i}" for i in
+                                            (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)]
+                             + ["classifier.0", "classifier.3", "classifier.6"]))
+KERAS_PREPROCESSING = Preprocessing(vgg16.INPUT_SIZE, "BGR", (103.939, 116.779, 123.68))
+TORCHVISION_PREPROCESSING = Preprocessing(vgg16.INPUT_SIZE, "RGB", (0.485, 0.456, 0.406),
+                                          (0.229, 0.224, 0.225), 1 / 255)
+
+
+def read_lasagne_vgg16(src):
+    """Lasagne Recipes vgg16.pkl: 'param values' [W1, b1, W2, b2, ...], 'synset words',
+    'mean value' (BGR). A Python 2 pickle, hence latin-1."""
+    model = safe_pickle.load(src, encoding="latin-1")
+    missing = {"param values", "synset words", "mean value"} - set(model)
+    if missing:
+        raise ConversionError(f"'{src}': not a Lasagne Recipes model file, it lacks "
+                              f"{sorted(missing)}")
+    values = model["param values"]
+    if len(values) != 2 * len(VGG16_LAYERS):
+        raise ConversionError(f"'{src}': 'param values' holds {len(values)} arrays, "
+                              f"VGG-16 has {2 * len(VGG16_LAYERS)} (W and b of 16 layers)")
+    state = {}
+    for i, name in enumerate(VGG16_LAYERS):
+        state[f"{name}/W"], state[f"{name}/b"] = values[2 * i], values[2 * i + 1]
+    mean = tuple(float(m) for m in np.asarray(model["mean value"]).reshape(-1))
+    preprocessing = Preprocessing(vgg16.INPUT_SIZE, "BGR", mean)
+    return state, preprocessing, [str(s).strip() for s in model["synset words"]]
+
+
+def read_keras_vgg16(src):
+    """Keras HDF5 weights: a group per layer, its attribute 'weight_names' listing
+    kernel then bias (the datasets' paths inside the group)."""
+    state = {}
+    with h5py.File(src, "r") as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        for name, keras_name in KERAS_NAMES.items():
+            if keras_name not in root:
+                raise ConversionError(f"'{src}': no layer group '{keras_name}' (our {name})")
+            group = root[keras_name]
+            weight_names = list(group.attrs["weight_names"])
+            if len(weight_names) != 2:
+                raise ConversionError(f"'{src}': layer '{keras_name}' lists {len(weight_names)} "
+                                      f"weights, expected a kernel and a bias")
+            kernel, bias = (np.asarray(group[w]) for w in weight_names)
+            if name == "fc6":
+                kernel = hwc_rows_to_chw(kernel, (7, 7, 512))
+            elif kernel.ndim == 4:
+                kernel = hwio_to_oihw(kernel)
+            state[f"{name}/W"], state[f"{name}/b"] = kernel, bias
+    return state, KERAS_PREPROCESSING, imagenet_class_names()
+
+
+def read_torchvision_vgg16(src):
+    """A torchvision state dict: 'features.0.weight' (F, C, KH, KW),
+    'classifier.0.weight' (M, D)."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("reading a torchvision .pth needs PyTorch (pip install torch); "
+                          "or convert from the Lasagne or Keras file instead") from None
+    tensors = torch.load(src, map_location="cpu", weights_only=True)
+    state = {}
+    for name, torch_name in TORCHVISION_NAMES.items():
+        if f"{torch_name}.weight" not in tensors:
+            raise ConversionError(f"'{src}': no '{torch_name}.weight' (our {name})")
+        W = tensors[f"{torch_name}.weight"].numpy()
+        state[f"{name}/W"] = W.T if name.startswith("fc") else W
+        state[f"{name}/b"] = tensors[f"{torch_name}.bias"].numpy()
+    return state, TORCHVISION_PREPROCESSING, imagenet_class_names()
+
+
+READERS = {"lasagne": read_lasagne_vgg16, "keras": read_keras_vgg16,
+           "torchvision": read_torchvision_vgg16}
+
+
+def convert_vgg16(source_format, src, out):
+    """A VGG-16 file in ``source_format`` (lasagne, keras, torchvision) -> ``out``."""
+    if not os.path.isfile(src):
+        raise FileNotFoundError(f"no such file: '{src}'")
+    write(out, "vgg16", f"{source_format}: {src}", *READERS[source_format](src))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m caption.cnn.convert",
+        description="Convert pretrained VGG-16 ImageNet weights (Lasagne Recipes vgg16.pkl, "
+                    "Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 or torchvision "
+                    "vgg16-397923af.pth) into this project's HDF5 format; see weights/README.md.")
+    parser.add_argument("--from", dest="source_format", required=True, choices=sorted(READERS),
+                        help="the format of SRC")
+    parser.add_argument("src", help="the downloaded weight file")
+    parser.add_argument("--out", default="weights/vgg16.h5",
+                        help="the file to write (default: weights/vgg16.h5)")
+    args = parser.parse_args(argv)
+    try:
+        convert_vgg16(args.source_format, args.src, args.out)
+        build("vgg16", weights=args.out)  # check that it loads
+    except (OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError) as error:
+        print(f"caption.cnn.convert: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: VGG-16 from the {args.source_format} file {args.src}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
