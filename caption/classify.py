@@ -1,7 +1,7 @@
 """ImageNet classification of photos with a pretrained CNN: thesis §5.1, Fig. 3.5.
 
     python -m caption.classify IMG [IMG ...] [--cnn squeezenet|vgg16] [--weights PATH]
-                               [--top 5] [--json]
+                               [--top 5] [--json] [--device cpu|gpu]
 
 For each image, the ``--top`` most probable of the 1000 ImageNet classes,
 p = softmax(logits) (thesis §3.4). Images that cannot be read are reported,
@@ -16,6 +16,7 @@ import numpy as np
 
 import nnscratch.functional as F
 from nnscratch import no_grad
+from nnscratch.backend import get_array_module, gpu_available
 
 from .cnn import ARCHITECTURES, build
 from .cnn.preprocess import image_to_array, load_images
@@ -30,13 +31,15 @@ def top_classes(probabilities, class_names, k):
 
 
 def classify(images, net, k, batch_size=BATCH_SIZE):
-    """Top-k classes of each RGB Pillow image, in batches of ``batch_size``."""
+    """Top-k classes of each RGB Pillow image, in batches of ``batch_size``,
+    on the device that holds ``net``'s parameters."""
+    xp = get_array_module(next(iter(net.parameters())).data)
     results = []
     with no_grad():
         for start in range(0, len(images), batch_size):
             batch = np.stack([image_to_array(image, net.preprocessing)
                               for image in images[start:start + batch_size]])
-            probabilities = F.softmax(net(batch), axis=-1).numpy()
+            probabilities = F.softmax(net(xp.asarray(batch)), axis=-1).numpy()
             results += [top_classes(p, net.class_names, k) for p in probabilities]
     return results
 
@@ -69,6 +72,8 @@ def parse_args(argv):
     parser.add_argument("--top", type=int, default=5, metavar="K",
                         help="how many classes to show per image (default: 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="where the network runs (default: cpu)")
     args = parser.parse_args(argv)
     if not 1 <= args.top <= 1000:
         parser.error(f"--top must be between 1 and 1000, got {args.top}")
@@ -77,11 +82,17 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.device == "gpu" and not gpu_available():
+        print("caption.classify: --device gpu: no CUDA device is usable here "
+              "(cupy missing or no GPU); use --device cpu", file=sys.stderr)
+        return 2
     try:
         net = build(args.cnn, weights=args.weights)
     except (OSError, ValueError) as error:
         print(f"caption.classify: {error}", file=sys.stderr)
         return 2
+    if args.device == "gpu":
+        net.to_gpu()
     images, kept, errors = load_images(args.images)
     for error in errors:
         print(f"caption.classify: skipped: {error}", file=sys.stderr)

@@ -4,6 +4,7 @@ In training each unit is kept with probability 1 - p and the kept ones are
 scaled by 1 / (1 - p), so that the expected activation is unchanged and
 evaluation needs no rescaling: at test time dropout is the identity.
 """
+from .. import kernels
 from ..backend import get_array_module
 from ..core import Function, as_tensor
 
@@ -17,6 +18,9 @@ class Dropout(Function):
     def forward(self, x):
         xp = get_array_module(x)
         uniform = (self.rng if self.rng is not None else xp.random).random(x.shape)
+        if kernels.on_gpu(x):  # output and mask in one kernel: nnscratch/kernels/dropout.cu
+            y, self.mask = kernels.dropout(x, xp.asarray(uniform), self.p)
+            return y
         self.mask = (xp.asarray(uniform) >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p)
         return x * self.mask
 

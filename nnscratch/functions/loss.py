@@ -9,6 +9,7 @@
 Shapes: V vocabulary (classes), K images (and as many sentences) in a batch;
 ``...`` any leading shape, (N,) or (N, T).
 """
+from .. import kernels
 from ..backend import get_array_module
 from ..core import Function, as_tensor
 from .softmax import log_softmax_array
@@ -38,12 +39,19 @@ class CrossEntropy(Function):
         if float(self.count) == 0:
             raise ValueError(f"cross_entropy: every one of the {targets.size} positions "
                              "is masked out; the mean loss is undefined")
+        if kernels.on_gpu(logits):  # one kernel: nnscratch/kernels/softmax_cross_entropy.cu
+            self.logits, self.targets, self.weight = logits, targets, weight
+            terms, self.log_z = kernels.softmax_cross_entropy_forward(logits, targets, weight)
+            return terms.sum() / self.count
         log_probs = log_softmax_array(logits, axis=-1)
         picked = xp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
         self.probs, self.targets, self.weight = xp.exp(log_probs), targets, weight
         return -(picked * weight).sum() / self.count
 
     def backward(self, gy):
+        if kernels.on_gpu(gy):  # probabilities recomputed from log Z, in one kernel
+            return kernels.softmax_cross_entropy_backward(self.logits, self.log_z, self.targets,
+                                                          self.weight, gy / self.count)
         xp = get_array_module(gy)
         onehot = xp.arange(self.probs.shape[-1]) == self.targets[..., None]
         scale = gy * self.weight / self.count

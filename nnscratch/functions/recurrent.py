@@ -18,6 +18,7 @@ cells forward, and backpropagate through time (BPTT) through the same cells,
 turning the projection's gradient into dx, dWx and db with one product at the
 end. Initial states h0 (and c0) may be None: zeros, as h_0 = 0 in eq. 3.5.
 """
+from .. import kernels
 from ..backend import get_array_module
 from ..core import Function, as_tensor
 
@@ -45,13 +46,16 @@ def rnn_cell_forward(proj, h, Wh, activation):
     return xp.tanh(a) if activation == "tanh" else xp.maximum(a, 0)
 
 
-def rnn_cell_backward(gh_next, h, h_next, Wh, activation):
-    """Given ∂L/∂h', return (∂L/∂proj, ∂L/∂h, ∂L/∂Wh) of one cell.
-
-    f'(a) is written with the output h' = f(a): 1 - h'² for tanh, [h' > 0] for ReLU.
-    """
+def rnn_activation_backward(gh_next, h_next, activation):
+    """∂L/∂a = ∂L/∂h' ⊙ f'(a) for a = proj + h Wh, with f'(a) written with the
+    output h' = f(a): 1 - h'² for tanh, [h' > 0] for ReLU."""
     slope = 1 - h_next * h_next if activation == "tanh" else h_next > 0
-    g_a = gh_next * slope
+    return gh_next * slope
+
+
+def rnn_cell_backward(gh_next, h, h_next, Wh, activation):
+    """Given ∂L/∂h', return (∂L/∂proj, ∂L/∂h, ∂L/∂Wh) of one cell."""
+    g_a = rnn_activation_backward(gh_next, h_next, activation)
     return g_a, g_a @ Wh.T, h.T @ g_a
 
 
@@ -69,31 +73,52 @@ def lstm_cell_forward(proj, h, c, Wh):
     Returns h' (N, H), c' (N, H) and what the backward needs: the gate
     values [i f o g] (N, 4H) and tanh(c') (N, H).
     """
+    if kernels.on_gpu(proj):  # gates and cell update in one kernel: nnscratch/kernels/lstm.cu
+        return kernels.lstm_cell_forward(proj, h @ Wh, c)
     xp = get_array_module(proj)
     H = h.shape[1]
-    gates = proj + h @ Wh
-    gates[:, :3 * H] = 0.5 * xp.tanh(0.5 * gates[:, :3 * H]) + 0.5  # σ, without overflow
-    gates[:, 3 * H:] = xp.tanh(gates[:, 3 * H:])
+    gates = h @ Wh
+    gates += proj
+    sigma = gates[:, :3 * H]  # σ(a) = ½ tanh(a / 2) + ½ (no overflow), in place
+    sigma *= 0.5
+    xp.tanh(sigma, out=sigma)
+    sigma *= 0.5
+    sigma += 0.5
+    xp.tanh(gates[:, 3 * H:], out=gates[:, 3 * H:])
     i, f, o, g = _split_gates(gates)
-    c_next = f * c + i * g
+    c_next = f * c
+    c_next += i * g
     tanh_c = xp.tanh(c_next)
     return o * tanh_c, c_next, gates, tanh_c
 
 
-def lstm_cell_backward(gh_next, gc_next, h, c, gates, tanh_c, Wh):
-    """Given ∂L/∂h' and ∂L/∂c', return (∂L/∂proj, ∂L/∂h, ∂L/∂c, ∂L/∂Wh) of one step.
+def lstm_gates_backward(gh_next, gc_next, c, gates, tanh_c):
+    """Given ∂L/∂h' and ∂L/∂c', return (∂L/∂proj (N, 4H), ∂L/∂c (N, H)) of one step:
+    the elementwise part of the backward, before the products with Wh and h.
 
     ∂L/∂c' gathers both paths: the direct one and the one through h' = o ⊙ tanh(c').
-    Each gate's pre-activation gradient uses σ' = σ(1 - σ) and tanh' = 1 - tanh².
+    Each gate's pre-activation gradient uses σ' = σ(1 - σ) and tanh' = 1 - tanh²;
+    they are written straight into their blocks of ∂L/∂proj.
     """
+    if kernels.on_gpu(gh_next):  # one kernel: nnscratch/kernels/lstm.cu
+        return kernels.lstm_cell_backward(gh_next, gc_next, c, gates, tanh_c)
     xp = get_array_module(gh_next)
     i, f, o, g = _split_gates(gates)
-    gc = gc_next + gh_next * o * (1 - tanh_c * tanh_c)
-    g_proj = xp.concatenate([gc * g * i * (1 - i),
-                             gc * c * f * (1 - f),
-                             gh_next * tanh_c * o * (1 - o),
-                             gc * i * (1 - g * g)], axis=1)
-    return g_proj, g_proj @ Wh.T, gc * f, h.T @ g_proj
+    gc = gh_next * o * (1 - tanh_c * tanh_c)
+    gc += gc_next
+    g_proj = xp.empty_like(gates)
+    g_i, g_f, g_o, g_g = _split_gates(g_proj)
+    xp.multiply(gc * g, i * (1 - i), out=g_i)
+    xp.multiply(gc * c, f * (1 - f), out=g_f)
+    xp.multiply(gh_next * tanh_c, o * (1 - o), out=g_o)
+    xp.multiply(gc * i, 1 - g * g, out=g_g)
+    return g_proj, gc * f
+
+
+def lstm_cell_backward(gh_next, gc_next, h, c, gates, tanh_c, Wh):
+    """Given ∂L/∂h' and ∂L/∂c', return (∂L/∂proj, ∂L/∂h, ∂L/∂c, ∂L/∂Wh) of one step."""
+    g_proj, gc = lstm_gates_backward(gh_next, gc_next, c, gates, tanh_c)
+    return g_proj, g_proj @ Wh.T, gc, h.T @ g_proj
 
 
 # -- shape checks and initial states ----------------------------------------
@@ -196,6 +221,13 @@ def _projection_steps_backward(g_proj, x_steps, Wx):
     return gx.reshape(T, N, Wx.shape[0]).transpose(1, 0, 2), gWx, gb
 
 
+def _recurrent_weight_gradient(hs, g_proj):
+    """∂L/∂Wh = Σ_t h_{t-1}ᵀ G_t from hs = [h_0 .. h_{T-1}] and G (T, N, G), in one product."""
+    xp = get_array_module(g_proj)
+    T, N, G = g_proj.shape
+    return xp.stack(hs).reshape(T * N, -1).T @ g_proj.reshape(T * N, G)
+
+
 class RNN(Function):
     """x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,) -> h (N, T, H) (eq. 3.5)."""
 
@@ -207,23 +239,21 @@ class RNN(Function):
         _check_shapes("rnn", x, {"h0": h0}, Wx, Wh, b, gates=1, x_ndim=3)
         xp = get_array_module(x)
         self.x_steps, proj = _projection_steps(x, Wx, b)
-        T, N, H = proj.shape
-        self.hs = xp.empty((T + 1, N, H), x.dtype)  # hs[t] is h_t; hs[0] = h0
-        self.hs[0] = h0
-        for t in range(T):
-            self.hs[t + 1] = rnn_cell_forward(proj[t], self.hs[t], Wh, self.activation)
+        self.hs = [h0]  # hs[t] is h_t
+        for t in range(len(proj)):
+            self.hs.append(rnn_cell_forward(proj[t], self.hs[t], Wh, self.activation))
         self.Wx, self.Wh = Wx, Wh
-        return xp.ascontiguousarray(self.hs[1:].transpose(1, 0, 2))
+        return xp.stack(self.hs[1:], axis=1)
 
     def backward(self, gh_seq):
         xp = get_array_module(gh_seq)
         T = len(self.hs) - 1
-        g_proj = xp.empty(self.hs[1:].shape, self.hs.dtype)
-        gh, gWh = xp.zeros_like(self.hs[0]), xp.zeros_like(self.Wh)
+        g_proj = xp.empty((T,) + self.hs[0].shape, gh_seq.dtype)
+        gh = xp.zeros_like(self.hs[0])
         for t in reversed(range(T)):
-            g_proj[t], gh, gWh_t = rnn_cell_backward(gh + gh_seq[:, t], self.hs[t], self.hs[t + 1],
-                                                     self.Wh, self.activation)
-            gWh += gWh_t
+            g_proj[t] = rnn_activation_backward(gh + gh_seq[:, t], self.hs[t + 1], self.activation)
+            gh = g_proj[t] @ self.Wh.T
+        gWh = _recurrent_weight_gradient(self.hs[:-1], g_proj)
         gx, gWx, gb = _projection_steps_backward(g_proj, self.x_steps, self.Wx)
         return gx, gh, gWx, gWh, gb
 
@@ -235,27 +265,25 @@ class LSTM(Function):
         _check_shapes("lstm", x, {"h0": h0, "c0": c0}, Wx, Wh, b, gates=4, x_ndim=3)
         xp = get_array_module(x)
         self.x_steps, proj = _projection_steps(x, Wx, b)
-        T, N, H = proj.shape[0], proj.shape[1], Wh.shape[0]
-        self.hs = xp.empty((T + 1, N, H), x.dtype)  # hs[t], cs[t] are h_t, c_t; index 0: h0, c0
-        self.cs = xp.empty((T + 1, N, H), x.dtype)
-        self.gates = xp.empty((T, N, 4 * H), x.dtype)
-        self.tanh_cs = xp.empty((T, N, H), x.dtype)
-        self.hs[0], self.cs[0] = h0, c0
-        for t in range(T):
-            self.hs[t + 1], self.cs[t + 1], self.gates[t], self.tanh_cs[t] = lstm_cell_forward(
-                proj[t], self.hs[t], self.cs[t], Wh)
+        # hs[t], cs[t] are h_t, c_t (index 0: h0, c0); gates[t], tanh_cs[t] belong to step t + 1
+        self.hs, self.cs, self.gates, self.tanh_cs = [h0], [c0], [], []
+        for t in range(len(proj)):
+            h, c, gates, tanh_c = lstm_cell_forward(proj[t], self.hs[t], self.cs[t], Wh)
+            self.hs.append(h), self.cs.append(c)
+            self.gates.append(gates), self.tanh_cs.append(tanh_c)
         self.Wx, self.Wh = Wx, Wh
-        return xp.ascontiguousarray(self.hs[1:].transpose(1, 0, 2))
+        return xp.stack(self.hs[1:], axis=1)
 
     def backward(self, gh_seq):
         xp = get_array_module(gh_seq)
         T = len(self.gates)
-        g_proj = xp.empty_like(self.gates)
-        gh, gc, gWh = xp.zeros_like(self.hs[0]), xp.zeros_like(self.cs[0]), xp.zeros_like(self.Wh)
+        g_proj = xp.empty((T,) + self.gates[0].shape, gh_seq.dtype)
+        gh, gc = xp.zeros_like(self.hs[0]), xp.zeros_like(self.cs[0])
         for t in reversed(range(T)):
-            g_proj[t], gh, gc, gWh_t = lstm_cell_backward(gh + gh_seq[:, t], gc, self.hs[t], self.cs[t],
-                                                          self.gates[t], self.tanh_cs[t], self.Wh)
-            gWh += gWh_t
+            g_proj[t], gc = lstm_gates_backward(gh + gh_seq[:, t], gc, self.cs[t],
+                                                self.gates[t], self.tanh_cs[t])
+            gh = g_proj[t] @ self.Wh.T
+        gWh = _recurrent_weight_gradient(self.hs[:-1], g_proj)
         gx, gWx, gb = _projection_steps_backward(g_proj, self.x_steps, self.Wx)
         return gx, gh, gc, gWx, gWh, gb
 
