@@ -13,6 +13,7 @@ the whole batch (``window_slices``), so no loop runs over pixels.
 """
 import math
 
+from .. import kernels
 from ..backend import get_array_module
 from ..core import Function
 from .conv import pad_spatial, pair, window_slices
@@ -32,6 +33,41 @@ def pool_output_size(size, kernel, stride, pad, ceil_mode):
     return out
 
 
+def column_phases(x, sw):
+    """x (N, C, Hp, Wp) -> [x[..., r::sw] for r < sw], each copied to be contiguous.
+
+    A window offset kx reads columns kx, kx + sw, kx + 2·sw, ...: all in phase
+    kx % sw, consecutive there from index kx // sw. NumPy runs several times
+    faster on rows it reads contiguously than on every sw-th element.
+    """
+    if sw == 1:
+        return [x]
+    xp = get_array_module(x)
+    return [xp.ascontiguousarray(x[..., r::sw]) for r in range(sw)]
+
+
+def interleave_columns(phases):
+    """The inverse of ``column_phases``: [x[..., r::sw] for r < sw] -> x."""
+    if len(phases) == 1:
+        return phases[0]
+    xp = get_array_module(phases[0])
+    N, C, Hp = phases[0].shape[:3]
+    x = xp.empty((N, C, Hp, sum(p.shape[3] for p in phases)), dtype=phases[0].dtype)
+    for r, phase in enumerate(phases):
+        x[..., r::len(phases)] = phase
+    return x
+
+
+def phase_windows(phases, kernel, stride, out_size):
+    """For each offset ky·KW + kx, the (N, C, OH, OW) view of the padded input
+    (given as its column phases) that the windows meet there."""
+    (KH, KW), (sh, sw), (OH, OW) = kernel, stride, out_size
+    for ky in range(KH):
+        for kx in range(KW):
+            start = kx // sw
+            yield ky * KW + kx, phases[kx % sw][:, :, ky:ky + sh * (OH - 1) + 1:sh, start:start + OW]
+
+
 class MaxPool2d(Function):
     """x (N, C, H, W) -> y (N, C, OH, OW), the largest value of each window.
 
@@ -40,10 +76,16 @@ class MaxPool2d(Function):
     one, on ties); backward routes each output's gradient to that one input,
     ∂L/∂x = Σ G·[x is the winner].
 
-    There is no separate path for windows that tile the input (kernel equal
-    to stride): the offset loop reads them as strided slices already, and
-    measured faster than NumPy reducing the window axes of a
+    There is no separate forward for windows that tile the input (kernel
+    equal to stride): the offset loop reads them as strided slices already,
+    and measured faster than NumPy reducing the window axes of a
     (N, C, OH, KH, OW, KW) reshape, whose innermost axis is only KW long.
+    The columns of the input are first split into their stride phases
+    (``column_phases``), so that every window view reads whole rows, and
+    backward gathers the gradient the same way. In backward, windows that do
+    not overlap (stride ≥ kernel) have their gradients written in place
+    rather than added. The offsets are kept as uint8 (int32 for windows of
+    more than 256 cells), and the loops reuse their buffers.
     """
 
     def __init__(self, kernel, stride=None, pad=0, ceil_mode=False):
@@ -59,27 +101,48 @@ class MaxPool2d(Function):
         xp = get_array_module(x)
         (KH, KW), (sh, sw), (ph, pw), (OH, OW) = self.kernel, self.stride, self.pad, self.out_size
         N, C, H, W = self.x_shape = x.shape
+        if kernels.on_gpu(x):  # one CUDA kernel: nnscratch/kernels/max_pool.cu
+            y, argmax = kernels.max_pool_forward(x, self.kernel, self.stride, self.pad,
+                                                 self.out_size)
+            self.argmax = argmax if self.needs_grad[0] else None
+            return y
         bottom = max(0, (OH - 1) * sh + KH - H - 2 * ph)  # ceil mode's overhang
         right = max(0, (OW - 1) * sw + KW - W - 2 * pw)
         x = pad_spatial(x, ph, ph + bottom, pw, pw + right, value=-float("inf"))
         self.padded_shape = x.shape
-        offsets = window_slices(self.kernel, self.stride, self.out_size)
-        _, _, rows, columns = next(offsets)
-        y = x[:, :, rows, columns].copy()  # the window's first cell, offset (0, 0)
-        self.argmax = xp.zeros(y.shape, dtype=xp.int32) if self.needs_grad[0] else None
-        for ky, kx, rows, columns in offsets:
-            window = x[:, :, rows, columns]
-            if self.argmax is not None:  # strictly greater: the first of equals stays
-                xp.copyto(self.argmax, ky * KW + kx, where=window > y)
+        windows = phase_windows(column_phases(x, sw), self.kernel, self.stride, self.out_size)
+        y = next(windows)[1].copy()  # the window's first cell, offset (0, 0)
+        self.argmax = None
+        if self.needs_grad[0]:
+            self.argmax = xp.zeros(y.shape, dtype=xp.uint8 if KH * KW <= 256 else xp.int32)
+            greater, marked = xp.empty(y.shape, dtype=bool), xp.empty_like(self.argmax)
+        for offset, window in windows:
+            if self.argmax is not None:  # strictly greater: the first of equals stays;
+                # offsets grow through the loop, so the largest one marked is the winner's
+                xp.greater(window, y, out=greater)
+                xp.multiply(greater, marked.dtype.type(offset), out=marked)
+                xp.maximum(self.argmax, marked, out=self.argmax)
             xp.maximum(y, window, out=y)
         return y
 
     def backward(self, gy):
+        if kernels.on_gpu(gy):
+            return kernels.max_pool_backward(gy, self.argmax, self.x_shape, self.kernel,
+                                             self.stride, self.pad)
         xp = get_array_module(gy)
-        KW = self.kernel[1]
-        gx = xp.zeros(self.padded_shape, dtype=gy.dtype)
-        for ky, kx, rows, columns in window_slices(self.kernel, self.stride, self.out_size):
-            gx[:, :, rows, columns] += gy * (self.argmax == ky * KW + kx)
+        (KH, KW), (sh, sw) = self.kernel, self.stride
+        overlap = sh < KH or sw < KW  # then an input cell can win in several windows
+        N, C, Hp, Wp = self.padded_shape
+        g_phases = [xp.zeros((N, C, Hp, len(range(r, Wp, sw))), dtype=gy.dtype) for r in range(sw)]
+        won = xp.empty(gy.shape, dtype=bool)
+        share = xp.empty_like(gy) if overlap else None
+        for offset, window in phase_windows(g_phases, self.kernel, self.stride, self.out_size):
+            xp.equal(self.argmax, offset, out=won)
+            if overlap:
+                window += xp.multiply(gy, won, out=share)
+            else:
+                xp.multiply(gy, won, out=window)
+        gx = interleave_columns(g_phases)
         (ph, pw), (N, C, H, W) = self.pad, self.x_shape
         return gx[:, :, ph:ph + H, pw:pw + W]
 

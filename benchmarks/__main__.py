@@ -1,0 +1,43 @@
+"""``python -m benchmarks [SUBJECT ...] [--quick] [--out FILE]``: run the
+benchmark scripts, print their tables, write the results as JSON."""
+import argparse
+import importlib
+import json
+import time
+from pathlib import Path
+
+from . import machine
+from .timing import Settings, markdown_table
+
+SUBJECTS = {"conv": "conv2d (batch 8)", "pooling": "max_pool2d", "linear": "linear",
+            "lstm": "LSTM", "captioner": "Captioner training step", "cnn": "CNN forward",
+            "memory": "Peak resident memory of the forward",
+            "profile_vgg": "VGG-16 forward, layer by layer"}
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "cpu.json"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("subjects", nargs="*", choices=[[], *SUBJECTS], metavar="SUBJECT",
+                        help=f"some of {', '.join(SUBJECTS)} (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny shapes and one repetition: checks that the scripts run")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
+    args = parser.parse_args(argv)
+    settings = Settings.make(args.quick)
+    results = {"machine": machine.describe(), "settings": vars(settings), "subjects": {}}
+    print(machine.markdown(results["machine"]), flush=True)
+    for subject in args.subjects or SUBJECTS:
+        start = time.perf_counter()
+        rows = importlib.import_module(f"benchmarks.{subject}").run(settings)
+        print(markdown_table(SUBJECTS[subject], rows), flush=True)
+        results["subjects"][subject] = {"rows": [row.as_dict() for row in rows],
+                                        "seconds": time.perf_counter() - start}
+    results["load_average_after"] = machine.load_average()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"results written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

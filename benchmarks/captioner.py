@@ -1,0 +1,67 @@
+"""One training step of the caption generator, as ``python -m caption.train``
+takes it: caption/captioner.py's Captioner (LSTM, the image concatenated to
+every input, embedding 64, hidden 256) with caption/cnn/small.py's SmallCNN
+trained jointly, batch 32 of 64×64 images, captions of 16 steps, a
+vocabulary of 40 words; loss, backward and an Adam update. PyTorch runs the
+same architecture (benchmarks/torch_models.py). Run alone:
+``python -m benchmarks.captioner``.
+"""
+import numpy as np
+import torch
+
+from caption.captioner import Captioner
+from caption.cnn.small import SmallCNN
+from nnscratch.optim import Adam
+
+from . import torch_models
+from .timing import Settings, compare, markdown_table
+
+VOCAB, EMBED, HIDDEN, LR = 40, 64, 256, 2e-3
+
+
+def batch(N, S, T, seed=0):
+    """Random images (N, 3, S, S), ids (N, T + 1) and a mask of lengths T/2..T + 1."""
+    rng = np.random.default_rng(seed)
+    images = rng.standard_normal((N, 3, S, S), dtype=np.float32)
+    ids = rng.integers(0, VOCAB, (N, T + 1))
+    lengths = rng.integers((T + 1) // 2, T + 2, N)
+    mask = np.arange(T + 1)[None, :] < lengths[:, None]
+    return images, ids, mask
+
+
+def ours_step(S, rng):
+    encoder = SmallCNN(image_size=S, rng=rng)
+    model = Captioner(VOCAB, encoder.feature_size, embed_size=EMBED, hidden_size=HIDDEN,
+                      encoder=encoder, rng=rng).train()
+    optimizer = Adam(model.parameters(), lr=LR)
+
+    def step(images, ids, mask):
+        model.zero_grad()
+        model.loss(images, ids, mask).backward()
+        optimizer.step()
+    return step
+
+
+def torch_step(S):
+    model = torch_models.Captioner(VOCAB, image_size=S, embed_size=EMBED, hidden_size=HIDDEN)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+
+    def step(images, ids, mask):
+        optimizer.zero_grad()
+        model.loss(images, ids, mask).backward()
+        optimizer.step()
+    return step
+
+
+def run(settings):
+    N, S, T = (4, 16, 5) if settings.quick else (32, 64, 16)
+    images, ids, mask = batch(N, S, T)
+    ours = ours_step(S, np.random.default_rng(0))
+    theirs = torch_step(S)
+    tensors = (torch.from_numpy(images), torch.from_numpy(ids), torch.from_numpy(mask.astype(np.float32)))
+    return [compare("captioner", f"training step, batch {N}, {S}×{S} images, T={T}",
+                    lambda: ours(images, ids, mask), lambda: theirs(*tensors), settings)]
+
+
+if __name__ == "__main__":
+    print(markdown_table("Captioner training step", run(Settings.make(quick=False))))
