@@ -87,7 +87,10 @@ class Captioner(Module):
 
     def forward(self, images, ids):
         """Teacher forcing: ids (N, T) -> logits (N, T, V) for the words that follow."""
-        v = self.image_vector(images)                             # (N, E)
+        return self.sentence_logits(self.image_vector(images), ids)
+
+    def sentence_logits(self, v, ids):
+        """Teacher forcing from image vectors v (N, E): ids (N, T) -> logits (N, T, V)."""
         x = self.embedding(ids)                                   # (N, T, E)
         N, T, E = x.shape
         v_steps = F.reshape(v, (N, 1, -1))

@@ -8,7 +8,9 @@ w_1 … w_L (ending in <end>, or cut at ``max_len`` words) scores
 
 so that short sentences are not favoured merely for having fewer factors.
 Greedy decoding takes the most likely word at each step; beam search keeps
-the K best partial sentences (by total log-probability) at each step.
+the K best partial sentences (by total log-probability) at each step. Words
+that are never a target in training (<pad>, <start>) are passed as ``never``
+and are not generated.
 """
 from dataclasses import dataclass, field
 
@@ -35,7 +37,15 @@ def _take(state, rows):
     return tuple(Tensor(s.data[rows]) for s in state)
 
 
-def greedy(model, images, start_id, end_id, max_len=20):
+def _step(model, v, ids, state, never):
+    """model.step, as NumPy log-probabilities with the ``never`` words at -inf."""
+    logprobs, state = model.step(v, ids, state)
+    logprobs = to_cpu(logprobs.data)
+    logprobs[:, list(never)] = -np.inf
+    return logprobs, state
+
+
+def greedy(model, images, start_id, end_id, max_len=20, never=()):
     """The most likely word at every step, for a batch: images (N, ...) -> N Hypotheses."""
     with no_grad():
         model.eval()
@@ -46,8 +56,7 @@ def greedy(model, images, start_id, end_id, max_len=20):
         hyps = [Hypothesis() for _ in range(n)]
         done = np.zeros(n, dtype=bool)
         for _ in range(max_len):
-            logprobs, state = model.step(v, ids, state)
-            logprobs = to_cpu(logprobs.data)
+            logprobs, state = _step(model, v, ids, state, never)
             ids = logprobs.argmax(axis=1)
             for i in np.flatnonzero(~done):
                 hyps[i].logprob += float(logprobs[i, ids[i]])
@@ -61,7 +70,7 @@ def greedy(model, images, start_id, end_id, max_len=20):
     return hyps
 
 
-def beam_search(model, image, start_id, end_id, beam=3, max_len=20):
+def beam_search(model, image, start_id, end_id, beam=3, max_len=20, never=()):
     """The ``beam`` best sentences for one image (batch of 1), best first by score."""
     with no_grad():
         model.eval()
@@ -72,8 +81,7 @@ def beam_search(model, image, start_id, end_id, beam=3, max_len=20):
         finished = []
         for _ in range(max_len):
             rows = np.zeros(len(alive), dtype=int)
-            logprobs, state = model.step(Tensor(v.data[rows]), last, state)
-            logprobs = to_cpu(logprobs.data)
+            logprobs, state = _step(model, Tensor(v.data[rows]), last, state, never)
             totals = np.array([h.logprob for h in alive])[:, None] + logprobs
             best = np.argsort(-totals, axis=None, kind="stable")[:beam - len(finished)]
             origins, words = np.unravel_index(best, totals.shape)

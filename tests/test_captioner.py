@@ -13,6 +13,7 @@ from caption.decode import beam_search, greedy
 
 V, K = 7, 5          # vocabulary (0 pad, 1 start, 2 end, 3.. words), feature size
 START, END = 1, 2
+NEVER = (0, 1)       # <pad> and <start> are never generated
 
 
 def model(cell="lstm", condition="every", seed=0, **sizes):
@@ -59,9 +60,10 @@ def random_model_and_images(cell, seed=3, n=4):
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_greedy_equals_beam_of_one(cell):
     net, images = random_model_and_images(cell)
-    batch = greedy(net, images, START, END, max_len=6)
+    batch = greedy(net, images, START, END, max_len=6, never=NEVER)
     for i, hyp in enumerate(batch):
-        (best,) = beam_search(net, Tensor(images.data[i:i + 1]), START, END, beam=1, max_len=6)
+        (best,) = beam_search(net, Tensor(images.data[i:i + 1]), START, END, beam=1, max_len=6,
+                               never=NEVER)
         assert best.ids == hyp.ids
         assert best.logprob == pytest.approx(hyp.logprob, rel=1e-5)
 
@@ -87,7 +89,8 @@ def test_beam_search_finds_the_best_sequence_by_enumeration():
                 logprob, n = sequence_logprob(net, image, list(seq), max_len)
                 scored.append((logprob / n, list(seq)))
         best_score, best_seq = max(scored)
-        (found,) = beam_search(net, image, START, END, beam=len(words) ** max_len + 1, max_len=max_len)[:1]
+        (found,) = beam_search(net, image, START, END, beam=len(words) ** max_len + 1,
+                               max_len=max_len, never=NEVER)[:1]
         assert found.ids == best_seq
         assert found.score == pytest.approx(best_score, rel=1e-4)
 
@@ -110,7 +113,7 @@ def test_a_tiny_model_learns_four_images_by_heart(cell):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert [h.ids for h in greedy(net, features, START, END, max_len=6)] == captions
+    assert [h.ids for h in greedy(net, features, START, END, max_len=6, never=NEVER)] == captions
 
 
 @pytest.mark.parametrize("bad,message", [({"cell": "gru"}, "cell must be"),

@@ -45,6 +45,7 @@ class CaptionTask:
         self.config, self.dataset, self.vocab = config, dataset, vocab
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
+        self.never = (vocab.pad_id, vocab.start_id)  # never generated (caption/decode.py)
         self.encoded = {split: encode_images(dataset.split(split), vocab, config["max_length"])
                         for split in inputs}
 
@@ -64,12 +65,18 @@ class CaptionTask:
     def decode(self, split, beam=1, rows=None):
         """Decoded Hypotheses for the images of a split (greedy when beam is 1)."""
         rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
-        start, end = self.vocab.start_id, self.vocab.end_id
-        max_len = self.config["max_length"] + 1
         if beam == 1:
+            start, end = self.vocab.start_id, self.vocab.end_id
             return [h for chunk in np.array_split(rows, max(1, math.ceil(len(rows) / EVAL_BATCH)))
-                    for h in greedy(self.model, self.images(split, chunk), start, end, max_len)]
-        return [beam_search(self.model, self.images(split, [r]), start, end, beam, max_len)[0]
+                    for h in greedy(self.model, self.images(split, chunk), start, end,
+                                    self.config["max_length"] + 1, never=self.never)]
+        return [alternatives[0] for alternatives in self.decode_beams(split, beam, rows)]
+
+    def decode_beams(self, split, beam, rows=None):
+        """The ``beam`` best Hypotheses of each image of a split (a list per image, best first)."""
+        rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
+        return [beam_search(self.model, self.images(split, [r]), self.vocab.start_id,
+                            self.vocab.end_id, beam, self.config["max_length"] + 1, self.never)
                 for r in rows]
 
     def reference_nll(self, split):
@@ -77,23 +84,28 @@ class CaptionTask:
         nll, count = 0.0, 0
         encoded = self.encoded[split]
         for chunk in np.array_split(np.arange(len(encoded)), max(1, math.ceil(len(encoded) / EVAL_BATCH))):
-            rows = [(i, s) for i in chunk for s in encoded[i]]
+            rows = [(k, s) for k, i in enumerate(chunk) for s in encoded[i]]
             tokens, mask = pad_batch([s for _, s in rows], self.vocab)
-            images = self.images(split, [i for i, _ in rows])
-            logits = self.model(images, self.to_device(tokens[:, :-1]))
+            v = self.model.image_vector(self.images(split, chunk))  # once per image
+            logits = self.model.sentence_logits(v[np.array([k for k, _ in rows])],
+                                                self.to_device(tokens[:, :-1]))
             logp = to_cpu(F.log_softmax(logits).data)
             picked = np.take_along_axis(logp, tokens[:, 1:, None], axis=2)[..., 0]
             nll -= float(picked[mask[:, 1:]].sum())
             count += int(mask[:, 1:].sum())
         return nll, count
 
-    def evaluate(self, split, beam=1):
+    def evaluate(self, split, beam=1, meteor=False):
         """Metrics of a split: BLEU-1..4, ROUGE-L, CIDEr-D, perplexity (and attributes on shapes)."""
-        hyps = self.decode(split, beam)
+        words = [self.vocab.decode(h.ids) for h in self.decode(split, beam)]
+        return self.score_captions(split, words, meteor)
+
+    def score_captions(self, split, words, meteor=False):
+        """The metrics of ``evaluate`` for given captions: one word list per image of the split
+        (METEOR too when ``meteor``: a float, or "not computed: <why>")."""
         images = self.dataset.split(split)
-        words = [self.vocab.decode(h.ids) for h in hyps]
         metrics = score({i: image.tokens for i, image in enumerate(images)},
-                        {i: w for i, w in enumerate(words)}, tokenized=True)
+                        {i: w for i, w in enumerate(words)}, tokenized=True, meteor=meteor)
         metrics["perplexity"] = perplexity(*self.reference_nll(split))
         if all(image.scene is not None for image in images):
             attributes = attribute_scores(words, [image.scene for image in images])
