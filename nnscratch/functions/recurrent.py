@@ -14,9 +14,11 @@ The model math is written once, in the array-level cell functions below
 They take the input projection ``x_t Wx + b`` already computed. The step
 Functions (one time step, used by decoding) compute it for one step; the
 sequence Functions compute it for all T steps in one matrix product, run the
-cells forward, and backpropagate through time (BPTT) through the same cells,
-turning the projection's gradient into dx, dWx and db with one product at the
-end. Initial states h0 (and c0) may be None: zeros, as h_0 = 0 in eq. 3.5.
+cells forward, and backpropagate through time (BPTT) through the same cells'
+elementwise parts (``rnn_activation_backward``, ``lstm_gates_backward``),
+keeping only h·Wh and its gradient inside the time loop: dWh, and dx, dWx
+and db from the projection's gradient, are each one product at the end.
+Initial states h0 (and c0) may be None: zeros, as h_0 = 0 in eq. 3.5.
 """
 from .. import kernels
 from ..backend import get_array_module
