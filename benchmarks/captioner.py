@@ -58,7 +58,7 @@ def run(settings):
     images, ids, mask = batch(N, S, T)
     ours = ours_step(S, np.random.default_rng(0))
     theirs = torch_step(S)
-    tensors = (torch.from_numpy(images), torch.from_numpy(ids), torch.from_numpy(mask.astype(np.float32)))
+    tensors = tuple(torch.from_numpy(a) for a in (images, ids, mask.astype(np.float32)))
     return [compare("captioner", f"training step, batch {N}, {S}×{S} images, T={T}",
                     lambda: ours(images, ids, mask), lambda: theirs(*tensors), settings)]
 

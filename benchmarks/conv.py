@@ -69,7 +69,8 @@ def training_pair(x, W, b, stride, pad):
 def run(settings):
     batch = 2 if settings.quick else 8
     rows = []
-    for label, C, filters, size, kernel, stride, pad, vgg in QUICK_CASES if settings.quick else CASES:
+    cases = QUICK_CASES if settings.quick else CASES
+    for label, C, filters, size, kernel, stride, pad, vgg in cases:
         x, W, b = arrays(batch, C, filters, size, kernel)
         rows.append(compare("conv2d", f"forward {label}", *forward_pair(x, W, b, stride, pad),
                             settings, FORWARD_TARGET if vgg else None))

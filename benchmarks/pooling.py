@@ -12,7 +12,8 @@ from .timing import Settings, compare, markdown_table
 
 # (label, input shape, kernel, stride, ceil mode)
 CASES = [("2×2 stride 2, (8, 64, 224, 224) (VGG pool1)", (8, 64, 224, 224), 2, 2, False),
-         ("3×3 stride 2 ceil, (16, 64, 113, 113) (SqueezeNet pool1)", (16, 64, 113, 113), 3, 2, True)]
+         ("3×3 stride 2 ceil, (16, 64, 113, 113) (SqueezeNet pool1)", (16, 64, 113, 113),
+          3, 2, True)]
 QUICK_CASES = [("2×2 stride 2, (2, 3, 8, 8)", (2, 3, 8, 8), 2, 2, False),
                ("3×3 stride 2 ceil, (2, 3, 9, 9)", (2, 3, 9, 9), 3, 2, True)]
 
@@ -34,7 +35,8 @@ def pairs(x, kernel, stride, ceil_mode):
             torch.nn.functional.max_pool2d(xt, kernel, stride, ceil_mode=ceil_mode)
 
     def ours_training():
-        F.max_pool2d(Tensor(x, requires_grad=True), kernel, stride, ceil_mode=ceil_mode).backward(gy)
+        x_ = Tensor(x, requires_grad=True)
+        F.max_pool2d(x_, kernel, stride, ceil_mode=ceil_mode).backward(gy)
 
     def torch_training():
         torch.nn.functional.max_pool2d(xt.detach().requires_grad_(), kernel, stride,

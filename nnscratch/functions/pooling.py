@@ -64,8 +64,8 @@ def phase_windows(phases, kernel, stride, out_size):
     (KH, KW), (sh, sw), (OH, OW) = kernel, stride, out_size
     for ky in range(KH):
         for kx in range(KW):
-            start = kx // sw
-            yield ky * KW + kx, phases[kx % sw][:, :, ky:ky + sh * (OH - 1) + 1:sh, start:start + OW]
+            rows, start = slice(ky, ky + sh * (OH - 1) + 1, sh), kx // sw
+            yield ky * KW + kx, phases[kx % sw][:, :, rows, start:start + OW]
 
 
 class MaxPool2d(Function):
