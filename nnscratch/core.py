@@ -230,11 +230,11 @@ class Function:
 
     def __call__(self, *inputs):
         inputs = [as_tensor(x) for x in inputs]
-        self.needs_grad = tuple(x.requires_grad for x in inputs)
+        self.needs_grad = tuple(_grad_enabled and x.requires_grad for x in inputs)
         outputs = self.forward(*[x.data for x in inputs])
         single = not isinstance(outputs, tuple)
         outputs = [Tensor(y) for y in ((outputs,) if single else outputs)]
-        if _grad_enabled and any(self.needs_grad):
+        if any(self.needs_grad):
             self.inputs = inputs
             self.outputs = [weakref.ref(y) for y in outputs]
             self.output_meta = [(y.shape, y.dtype) for y in outputs]
