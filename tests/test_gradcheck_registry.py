@@ -1,8 +1,8 @@
 """Every op has a gradient check: a new op without one fails here.
 
-Each ``tests/test_ops_*.py`` declares ``GRADCHECK_CASES`` (op name -> cases)
-and runs them; this file checks the union covers ``functional.__all__`` and
-that every Function class in ``nnscratch.functions`` is reached by some case.
+Each ``tests/test_ops_*.py`` declares ``GRADCHECK_CASES`` (op name -> cases);
+this file runs them all, checks that their union covers ``functional.__all__``
+and that every Function class in ``nnscratch.functions`` is reached by a case.
 """
 import importlib.util
 import inspect
@@ -38,6 +38,13 @@ def function_classes():
         classes |= {c for _, c in inspect.getmembers(module, inspect.isclass)
                     if issubclass(c, Function) and c is not Function and c.__module__ == module.__name__}
     return classes
+
+
+@pytest.mark.parametrize("name,case", [(n, c) for n, cs in all_cases().items() for c in cs],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_gradcheck(name, case):
+    fn, inputs = case
+    assert gradcheck(fn, inputs)
 
 
 def test_every_public_op_has_a_gradcheck_case():
