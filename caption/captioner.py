@@ -24,7 +24,7 @@ import numpy as np
 
 import nnscratch.functional as F
 from nnscratch import Tensor
-from nnscratch.backend import get_array_module
+from nnscratch.backend import get_array_module, to_cpu
 from nnscratch.layers import LSTM, RNN, Dropout, Embedding, Linear, Module
 
 CONDITIONS = ("init", "first", "every")
@@ -105,7 +105,28 @@ class Captioner(Module):
         h = self.dropout(F.reshape(h, (N * T, self.hidden_size)))
         return F.reshape(self.output(h), (N, T, -1))
 
-    def loss(self, images, ids, mask):
-        """Masked mean negative log-likelihood (eq. 3.2) of ids[:, 1:] given ids[:, :-1]."""
-        logits = self(images, ids[:, :-1])
-        return F.cross_entropy(logits, ids[:, 1:], mask[:, 1:])
+    def loss(self, images, ids, mask, image_of_row=None, buckets=1):
+        """Masked mean negative log-likelihood (eq. 3.2) of ids[:, 1:] given ids[:, :-1].
+
+        image_of_row (N,): which of the images each sentence describes, so that
+        an image with several sentences is encoded once (None: row i, image i).
+        buckets: the sentences are sorted by length and cut into this many
+        groups, each run only as far as its own longest sentence: the same
+        loss, with less recurrent work spent on padding.
+        """
+        v = self.image_vector(images)
+        if image_of_row is not None:
+            v = v[image_of_row]
+        xp = get_array_module(ids)
+        lengths = np.asarray(to_cpu(mask.sum(axis=1)))
+        words = float(lengths.sum() - len(lengths))       # the targets: mask[:, 1:]
+        total = 0.0
+        for rows in np.array_split(np.argsort(-lengths, kind="stable"), buckets):
+            if len(rows) == 0:
+                continue
+            T = int(lengths[rows].max())
+            picked = xp.asarray(rows)
+            logits = self.sentence_logits(v[picked], ids[picked, :T - 1])
+            share = float(lengths[rows].sum() - len(rows)) / words
+            total = total + F.cross_entropy(logits, ids[picked, 1:T], mask[picked, 1:T]) * share
+        return total

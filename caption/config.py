@@ -29,9 +29,10 @@ COMMON = {
 }
 
 DEFAULTS = {
-    "caption": {**COMMON, "cnn": "small", "cell": "lstm", "condition": "every",
-                "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 20,
-                "all_sentences": False},
+    "caption": {**COMMON, "cnn": "small", "cnn_channels": [16, 32, 32], "cnn_features": 256,
+                "cnn_global_max": False, "cell": "lstm", "condition": "every",
+                "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30,
+                "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
              "embed_size": 256, "margin": 1.0, "epochs": 15, "lr": 1e-3, "batch_size": 100,
              "weight_decay": 1e-5, "all_sentences": False},

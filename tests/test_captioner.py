@@ -49,6 +49,62 @@ def test_whole_captioner_gradcheck_with_mask(cell, condition):
     assert gradcheck(loss, [features], rtol=1e-4, atol=1e-6)
 
 
+class SharedImageLoss(CaptionLoss):
+    """The same loss with each image encoded once and gathered per sentence."""
+
+    def __init__(self, net, ids, mask, image_of_row):
+        super().__init__(net, ids, mask)
+        self.image_of_row = image_of_row
+
+    def forward(self, features):
+        return self.net.loss(features, self.ids, self.mask, self.image_of_row)
+
+
+def test_sentences_sharing_an_image_equal_repeating_it():
+    rng = np.random.default_rng(4)
+    net = model("lstm", "every")
+    features = rng.standard_normal((2, K))
+    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
+    mask = np.ones_like(ids, dtype=bool)
+    image_of_row = np.array([1, 0, 1])
+    shared = SharedImageLoss(net, ids, mask, image_of_row)
+    repeated = CaptionLoss(net, ids, mask)
+    x = Tensor(features, requires_grad=True)
+    shared(x).backward()
+    gx = x.grad.copy()
+    x_rows = Tensor(features[image_of_row], requires_grad=True)
+    net.zero_grad()
+    value = repeated(x_rows)
+    value.backward()
+    assert np.isclose(shared(Tensor(features)).item(), value.item())
+    expected = np.zeros_like(features)
+    np.add.at(expected, image_of_row, x_rows.grad)
+    assert np.allclose(gx, expected)
+    assert gradcheck(shared, [features], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("buckets", [2, 3, 7])
+def test_length_buckets_give_the_same_loss_and_gradients(buckets):
+    rng = np.random.default_rng(5)
+    net = model("lstm", "every")
+    features = Tensor(rng.standard_normal((3, K)))
+    ids = np.array([[1, 3, 4, 2, 0, 0], [1, 5, 2, 0, 0, 0], [1, 6, 6, 3, 4, 2],
+                    [1, 4, 2, 0, 0, 0], [1, 3, 3, 5, 2, 0]])
+    mask = np.zeros_like(ids, dtype=bool)
+    for row, length in enumerate([5, 3, 6, 3, 5]):
+        mask[row, :length] = True
+    image_of_row = np.array([0, 2, 1, 0, 2])
+    results = []
+    for b in (1, buckets):
+        net.zero_grad()
+        value = net.loss(features, ids, mask, image_of_row, buckets=b)
+        value.backward()
+        results.append((value.item(), [p.grad.copy() for p in net.parameters()]))
+    assert np.isclose(results[0][0], results[1][0], rtol=1e-6)
+    for one, many in zip(results[0][1], results[1][1]):
+        assert np.allclose(one, many, rtol=1e-5, atol=1e-7)
+
+
 def random_model_and_images(cell, seed=3, n=4):
     net = model(cell, seed=seed, embed_size=8, hidden_size=12)
     for p in net.parameters():  # a peaked model, so decoding choices are clear-cut

@@ -118,6 +118,21 @@ def test_one_sentence_per_image_per_epoch():
     assert len(epoch(encoded, vocab, 0, drop_last=True)) == 2
 
 
+def test_all_sentences_batches_hold_whole_images():
+    images = make_images()
+    vocab = Vocabulary.build([t for im in images for t in im.tokens], min_count=1)
+    seen = []
+    for batch in epoch(encode_images(images, vocab), vocab, 2, all_sentences=True):
+        distinct = list(dict.fromkeys(batch.image_indices.tolist()))
+        assert len(distinct) <= 4                          # batch_size counts images
+        for i in distinct:                                 # each with all its sentences, together
+            rows = np.flatnonzero(batch.image_indices == i)
+            assert len(rows) == len(images[i].tokens)
+            assert (np.diff(rows) == 1).all()
+        seen += distinct
+    assert sorted(seen) == list(range(len(images)))
+
+
 def test_all_sentences_and_max_length():
     images = make_images()
     vocab = Vocabulary.build([t for im in images for t in im.tokens], min_count=1)

@@ -1,6 +1,6 @@
 """Shuffled mini-batches of captions (thesis §3.2: mini-batch SGD).
 
-B batch, T time steps (the longest sentence of the batch plus 2).
+B rows (one sentence each), T time steps (the longest sentence of the batch plus 2).
 A batch is
 
     image_indices (B,)    int64  positions in the list of images given
@@ -52,22 +52,26 @@ def iterate_batches(encoded, vocab, batch_size, rng, all_sentences=False, drop_l
 
     encoded:       output of ``encode_images`` (N images).
     all_sentences: False: one sentence per image, drawn at random each epoch
-                   (N rows per epoch); True: every sentence of every image.
+                   (N rows per epoch); True: every sentence of every image,
+                   a batch holding ``batch_size`` images with all their
+                   sentences, one after another (an image is then encoded once
+                   per batch, and its reference sentences pull together).
     rng:           a numpy Generator; the only source of randomness.
     drop_last:     skip a last batch smaller than batch_size.
     """
     if batch_size < 1:
         raise ValueError(f"iterate_batches: batch_size must be at least 1, got {batch_size}")
-    if all_sentences:
-        pairs = [(i, k) for i, sentences in enumerate(encoded) for k in range(len(sentences))]
-    else:
+    if not all_sentences:
         counts = np.array([len(sentences) for sentences in encoded])
-        chosen = rng.integers(0, counts)
-        pairs = list(zip(range(len(encoded)), chosen.tolist()))
-    order = rng.permutation(len(pairs))
-    for start in range(0, len(pairs), batch_size):
-        rows = [pairs[j] for j in order[start:start + batch_size]]
-        if drop_last and len(rows) < batch_size:
+        chosen = rng.integers(0, counts).tolist()
+    order = rng.permutation(len(encoded))
+    for start in range(0, len(encoded), batch_size):
+        images = order[start:start + batch_size]
+        if drop_last and len(images) < batch_size:
             return
+        if all_sentences:
+            rows = [(i, k) for i in images for k in range(len(encoded[i]))]
+        else:
+            rows = [(i, chosen[i]) for i in images]
         tokens, mask = pad_batch([encoded[i][k] for i, k in rows], vocab)
         yield Batch(np.array([i for i, _ in rows], dtype=np.int64), tokens, mask)

@@ -25,11 +25,15 @@ from ..metrics import score
 from ..metrics.perplexity import perplexity
 
 EVAL_BATCH = 250
+LENGTH_BUCKETS = 4   # training batches run as 4 groups of similar length (Captioner.loss)
 
 
 def build_captioner(config, vocab, feature_size, rng):
     """The Captioner a config describes (with a SmallCNN encoder for ``--cnn small``)."""
-    encoder = SmallCNN(rng=rng) if config["cnn"] == "small" else None
+    encoder = (SmallCNN(channels=tuple(config["cnn_channels"]),
+                         feature_size=config["cnn_features"],
+                         global_max=config["cnn_global_max"], rng=rng)
+               if config["cnn"] == "small" else None)
     return Captioner(len(vocab), encoder.feature_size if encoder else feature_size,
                      embed_size=config["embed_size"], hidden_size=config["hidden_size"],
                      cell=config["cell"], condition=config["condition"],
@@ -59,8 +63,10 @@ class CaptionTask:
                                     rng, all_sentences=self.config["all_sentences"]))
 
     def loss(self, batch):
-        return self.model.loss(self.images("train", batch.image_indices),
-                               self.to_device(batch.tokens), self.to_device(batch.mask))
+        images, image_of_row = np.unique(batch.image_indices, return_inverse=True)
+        return self.model.loss(self.images("train", images), self.to_device(batch.tokens),
+                               self.to_device(batch.mask), self.to_device(image_of_row),
+                               buckets=LENGTH_BUCKETS)
 
     def decode(self, split, beam=1, rows=None):
         """Decoded Hypotheses for the images of a split (greedy when beam is 1)."""
