@@ -7,6 +7,11 @@ averaged, so that the features keep *where* each colour and shape is (a global
 average would lose which colour belongs to which shape). Trained end to end,
 this is where the convolution's backward pass does real work.
 
+With ``global_max`` the largest response of each channel over the whole map
+is appended to the flattened map: the same filter finds a "small red circle"
+in any cell, so what is in the picture is learned from every position at
+once, while the flattened map still tells where things are.
+
 Shapes: N batch, S image side (a multiple of 8), K feature size.
 """
 import nnscratch.functional as F
@@ -16,7 +21,8 @@ from nnscratch.layers import Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential
 class SmallCNN(Module):
     """Images (N, 3, S, S) -> features (N, K)."""
 
-    def __init__(self, image_size=64, channels=(16, 32, 32), feature_size=256, rng=None):
+    def __init__(self, image_size=64, channels=(16, 32, 32), feature_size=256, global_max=False,
+                 rng=None):
         super().__init__()
         if image_size % 8:
             raise ValueError(f"SmallCNN: image_size must be a multiple of 8, got {image_size}")
@@ -28,10 +34,17 @@ class SmallCNN(Module):
             stages[f"pool{i}"] = MaxPool2d(2)
             previous = width
         self.convolutions = Sequential(**stages)
-        side = image_size // 2 ** len(channels)
-        self.fc = Linear(previous * side * side, feature_size, rng=rng)
+        self.side = image_size // 2 ** len(channels)
+        self.global_max = global_max
+        inputs = previous * self.side * self.side + (previous if global_max else 0)
+        self.fc = Linear(inputs, feature_size, rng=rng)
         self.feature_size = feature_size
 
     def forward(self, images):
         maps = self.convolutions(images)
-        return F.relu(self.fc(F.reshape(maps, (maps.shape[0], -1))))
+        n = maps.shape[0]
+        flat = F.reshape(maps, (n, -1))
+        if self.global_max:
+            everywhere = F.reshape(F.max_pool2d(maps, self.side), (n, -1))
+            flat = F.concat([flat, everywhere], axis=1)
+        return F.relu(self.fc(flat))
