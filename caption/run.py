@@ -71,11 +71,12 @@ class RunFolder:
         write_json_atomic(self.file("metrics.json"), metrics)
 
     def save_checkpoint(self, name, model, optimizer, progress):
-        """Write ``name``.h5: model parameters, optimizer state and ``progress``
-        (epoch, step, generator state, best score...: JSON-able) atomically."""
+        """Write ``name``.h5: model parameters, optimizer state (none when
+        ``optimizer`` is None) and ``progress`` (epoch, step, generator state,
+        best score...: JSON-able) atomically."""
         state = {f"model/{k}": v for k, v in model.state_dict().items()}
         scalars = {}
-        for key, value in optimizer.state_dict().items():
+        for key, value in (optimizer.state_dict() if optimizer else {}).items():
             if isinstance(value, (int, float)):
                 scalars[key] = value
             else:
