@@ -2,6 +2,7 @@
 stops, and the command line end to end (train, then describe)."""
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -112,3 +113,20 @@ def test_help_and_bad_settings(tmp_path):
         train.main(["--config", str(bad)])
     with pytest.raises(SystemExit, match="no config.json"):
         train.main(["--resume", str(tmp_path)])
+
+
+def test_an_exported_model_describes_like_its_run(tiny_data, tmp_path):
+    from caption.describe import describe
+    from caption.export import main as export_main
+    run, shipped = tmp_path / "run", tmp_path / "shipped"
+    assert train.main(["--data", tiny_data, "--out", str(run), *TINY]) == 0
+    assert export_main([str(run), str(shipped)]) == 0
+    assert sorted(p.name for p in shipped.iterdir()) == ["best.h5", "config.json", "metrics.json",
+                                                         "vocab.json"]
+    stored = nnscratch.io.load(shipped / "best.h5")
+    assert stored.keys() == parameters(run, "best").keys()           # no optimizer state
+    assert all(np.array_equal(stored[k], v) for k, v in parameters(run, "best").items())
+    image = str(next(pathlib.Path(tiny_data).parent.rglob("*.png")))
+    assert describe([image], shipped, beam=2)[0] == describe([image], run, beam=2)[0]
+    with pytest.raises(SystemExit, match="no config.json"):
+        export_main([str(tmp_path / "nowhere"), str(tmp_path / "out")])
