@@ -31,7 +31,7 @@ COMMON = {
 DEFAULTS = {
     "caption": {**COMMON, "cnn": "small", "cnn_channels": [16, 32, 32], "cnn_features": 256,
                 "cnn_global_max": False, "cell": "lstm", "condition": "every",
-                "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30,
+                "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30, "beam": 3,
                 "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
              "embed_size": 256, "margin": 1.0, "epochs": 15, "lr": 1e-3, "batch_size": 100,
@@ -71,6 +71,7 @@ def parser():
                              ("embed-size", int, "word-embedding (and image-vector) size"),
                              ("hidden-size", int, "recurrent hidden size"),
                              ("min-count", int, "keep words seen at least this often"),
+                             ("beam", int, "beam width of the final test-split captions (caption task)"),
                              ("patience", int, "epochs without validation gain before stopping"),
                              ("max-steps", int, "stop after this many steps in all (saving 'last')"),
                              ("seed", int, "random seed")]:

@@ -45,7 +45,8 @@ def parser():
     add("--run", required=True, metavar="RUN", help="run folder written by python -m caption.train")
     add("--split", default="test", choices=("train", "val", "test"), help="split to score (default: test)")
     add("--beam", type=int, default=1, metavar="K",
-        help="beam width for caption runs; 1 (default) is greedy decoding, as in training's metrics.json")
+        help="beam width for caption runs; 1 (default) is greedy decoding, as in the validation "
+             "log (training's metrics.json used the run's own \"beam\", 3 by default)")
     add("--meteor", action="store_true",
         help="also compute METEOR with pycocoevalcap's METEOR 1.5 jar (needs java; ~10 s to start)")
     add("--checkpoint", default="best", choices=("best", "last"), help="which checkpoint to load")

@@ -82,15 +82,16 @@ def rank_run(shapes, tmp_path_factory):
     return out
 
 
-def test_caption_run_greedy_matches_training_metrics(caption_run):
-    assert evaluate.main(["--run", str(caption_run), "--sample", "4"]) == 0
+def test_caption_run_at_the_runs_beam_matches_training_metrics(caption_run):
+    trained = json.loads((caption_run / "metrics.json").read_text())
+    assert trained["beam"] == 3                      # the default of the final test captions
+    assert evaluate.main(["--run", str(caption_run), "--sample", "4", "--beam", "3"]) == 0
     evaluation = json.loads((caption_run / "evaluation-test.json").read_text())
     assert set(evaluation) == EVALUATION_KEYS | {"beam", "captions"}
-    assert (evaluation["task"], evaluation["split"], evaluation["beam"]) == ("caption", "test", 1)
+    assert (evaluation["task"], evaluation["split"], evaluation["beam"]) == ("caption", "test", 3)
     metrics = evaluation["metrics"]
     assert set(metrics) == CAPTION_METRICS
     assert metrics["METEOR"].startswith("not computed")
-    trained = json.loads((caption_run / "metrics.json").read_text())
     for name in CAPTION_METRICS - {"METEOR"}:
         assert metrics[name] == pytest.approx(trained[name], abs=1e-12), name
     # CIDEr-D of the corpus is the mean of the per-image scores

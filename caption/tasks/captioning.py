@@ -121,8 +121,10 @@ class CaptionTask:
 
 
     def final_metrics(self):
-        """Test-split metrics of the model, beside the best constant caption's."""
-        metrics = self.evaluate("test")
+        """Test-split metrics of the model (beam search of width config["beam"]; validation
+        during training decodes greedily, for speed), beside the best constant caption's."""
+        metrics = self.evaluate("test", beam=self.config["beam"])
+        metrics["beam"] = self.config["beam"]
         metrics["baselines"] = {"best constant caption": constant_caption_scores(
             self.dataset.split("train"), self.dataset.split("test"))}
         return metrics
