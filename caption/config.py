@@ -29,8 +29,9 @@ COMMON = {
 }
 
 DEFAULTS = {
-    "caption": {**COMMON, "cnn": "small", "cnn_channels": [16, 32, 32], "cnn_features": 256,
-                "cnn_global_max": False, "cell": "lstm", "condition": "every",
+    "caption": {**COMMON, "epochs": 15, "lr_decay": 0.9,
+                "cnn": "small", "cnn_channels": [16, 32, 64], "cnn_features": 256,
+                "cnn_global_max": True, "cell": "lstm", "condition": "every",
                 "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30, "beam": 3,
                 "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
