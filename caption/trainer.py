@@ -36,10 +36,12 @@ def train(task, optimizer, run, config, resume=False, progress=True):
     Returns the progress dict of the last step taken, with "completed": False
     when max_steps stopped the run before its last epoch.
     """
-    state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "loss_sum": 0.0, "best": None, "bad_epochs": 0}
+    state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "loss_sum": 0.0, "best": None, "bad_epochs": 0,
+             "lr": optimizer.lr}
     if resume:
         state = run.load_checkpoint("last", task.model, optimizer)
         task.rng.bit_generator.state = state["rng"]
+        optimizer.lr = state["lr"]  # as decayed so far (--lr-decay)
     rng = task.rng
     try:
         while state["epoch"] < config["epochs"] and state["bad_epochs"] < config["patience"]:
@@ -102,6 +104,7 @@ def _end_epoch(task, optimizer, run, config, state, rng):
     state["best"] = score if improved else state["best"]
     state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
     optimizer.lr *= config.get("lr_decay", 1.0)
+    state["lr"] = optimizer.lr
     state["rng"] = rng.bit_generator.state
     run.log({"epoch": state["epoch"], "step": state["step"], "split": "val",
              "lr": optimizer.lr, "train_loss": train_loss, **metrics})

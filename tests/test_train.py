@@ -16,7 +16,7 @@ from caption.data.shapes import build_shapes
 from caption.tasks.captioning import CaptionTask
 
 TINY = ["--epochs", "2", "--batch-size", "8", "--hidden-size", "16", "--embed-size", "8",
-        "--min-count", "1", "--dropout", "0.3", "--quiet"]
+        "--min-count", "1", "--dropout", "0.3", "--lr-decay", "0.5", "--quiet"]  # resume must restore the decayed lr
 
 
 @pytest.fixture(scope="module")
