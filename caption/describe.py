@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from nnscratch import Tensor, no_grad
-from nnscratch.backend import to_gpu
+from nnscratch.backend import GPUUnavailable, to_gpu
 
 from .cnn.preprocess import ImageError, load_image
 from .decode import beam_search
@@ -74,8 +74,11 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if args.beam < 1 or args.top < 1:
         raise SystemExit("--beam and --top must be at least 1")
-    results, skipped = describe(args.images, args.run, args.beam, args.top, args.max_length,
-                                args.checkpoint, args.device)
+    try:
+        results, skipped = describe(args.images, args.run, args.beam, args.top, args.max_length,
+                                    args.checkpoint, args.device)
+    except GPUUnavailable as error:
+        raise SystemExit(f"error: {error}")
     if args.json:
         print(json.dumps({"captions": results, "skipped": dict(skipped)}, indent=2))
     else:

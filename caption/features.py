@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from nnscratch import Tensor, no_grad
-from nnscratch.backend import require_gpu, to_cpu, to_gpu
+from nnscratch.backend import GPUUnavailable, require_gpu, to_cpu, to_gpu
 
 from .cnn import build
 from .cnn.preprocess import image_to_array, load_images
@@ -163,8 +163,11 @@ def main(argv=None):
         print(f"merged {len(args.merge)} shards into {args.out}")
         return 0
     rows = shard_rows(len(dataset.images), args.shard) if args.shard else np.arange(len(dataset.images))
-    skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
-                     args.device, progress=not args.quiet)
+    try:
+        skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
+                         args.device, progress=not args.quiet)
+    except GPUUnavailable as error:
+        raise SystemExit(f"error: {error}")
     for error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
     if skipped:

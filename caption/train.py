@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from nnscratch import optim
-from nnscratch.backend import require_gpu, to_gpu
+from nnscratch.backend import GPUUnavailable, require_gpu, to_gpu
 
 from .config import parser, resolve
 from .data.karpathy import load_karpathy
@@ -112,7 +112,10 @@ def main(argv=None):
     args = parser().parse_args(argv)
     config, out = resolve(args)
     if config["device"] == "gpu":
-        require_gpu()
+        try:
+            require_gpu()
+        except GPUUnavailable as error:
+            raise SystemExit(f"error: {error}")
     run = RunFolder(out)
     resume = bool(args.resume)
     task = build_task(config, run, resume)

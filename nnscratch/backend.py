@@ -26,10 +26,14 @@ def get_array_module(*arrays):
     return np
 
 
+class GPUUnavailable(RuntimeError):
+    """The GPU was asked for and none is usable here."""
+
+
 def require_gpu():
-    """Raise a clear error when the GPU is asked for and none is there."""
+    """Raise GPUUnavailable, saying what to do, when the GPU is asked for and none is there."""
     if cupy is None:
-        raise RuntimeError(
+        raise GPUUnavailable(
             "device 'gpu' was asked for, but no CUDA device is usable here "
             "(install the 'gpu' extra, cupy-cuda13x, on a machine with an "
             "NVIDIA GPU, or use --device cpu)")

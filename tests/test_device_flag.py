@@ -1,5 +1,7 @@
 """``--device cpu|gpu`` on every command that runs a network, and a clear
 error when the GPU is asked for on a machine without one (thesis §4.2)."""
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -42,3 +44,14 @@ def test_classify_says_why_it_cannot_use_the_gpu(capsys):
 def test_moving_to_the_gpu_without_one_names_the_problem():
     with pytest.raises(RuntimeError, match="no CUDA device is usable here"):
         Tensor(np.zeros(3)).to_gpu()
+
+
+@no_gpu
+def test_train_and_describe_say_why_they_cannot_use_the_gpu(tmp_path):
+    from caption import train
+    from caption.describe import main as describe_main
+    shipped = str(pathlib.Path(__file__).resolve().parents[1] / "weights" / "shapes-captioner")
+    with pytest.raises(SystemExit, match="no CUDA device is usable here"):
+        train.main(["--device", "gpu", "--out", str(tmp_path / "run")])
+    with pytest.raises(SystemExit, match="no CUDA device is usable here"):
+        describe_main(["photo.jpg", "--run", shipped, "--device", "gpu"])
