@@ -7,6 +7,7 @@ alone, without the optimizer's state (a third of a training checkpoint's
 size). weights/shapes-captioner is such a folder (weights/README.md).
 """
 import argparse
+import pathlib
 import shutil
 import sys
 
@@ -19,6 +20,9 @@ from .data.vocab import Vocabulary
 
 def export(run, dest, checkpoint="best"):
     """Copy the model of ``checkpoint`` in run folder ``run`` into ``dest``; returns dest's RunFolder."""
+    if not (pathlib.Path(run) / "config.json").is_file():
+        raise FileNotFoundError(f"{run}: no config.json; is it a run folder written by "
+                                "python -m caption.train?")
     source = RunFolder(run)
     config = source.load_config()
     vocab = Vocabulary.load(source.file("vocab.json"))

@@ -130,3 +130,4 @@ def test_an_exported_model_describes_like_its_run(tiny_data, tmp_path):
     assert describe([image], shipped, beam=2)[0] == describe([image], run, beam=2)[0]
     with pytest.raises(SystemExit, match="no config.json"):
         export_main([str(tmp_path / "nowhere"), str(tmp_path / "out")])
+    assert not (tmp_path / "nowhere").exists() and not (tmp_path / "out").exists()
