@@ -14,6 +14,7 @@ The shuffle draws from a numpy ``Generator`` that the caller owns, so the
 batches are the same for the same seed, and a resumed run that restores
 ``rng.bit_generator.state`` continues the same sequence.
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,11 @@ def pad_batch(sentences, vocab):
         tokens[row, :len(ids) + 2] = [vocab.start_id, *ids, vocab.end_id]
         mask[row, :len(ids) + 2] = True
     return tokens, mask
+
+
+def chunks(rows, size):
+    """``rows`` (an array) cut into consecutive pieces of at most ``size`` (one piece if empty)."""
+    return np.array_split(rows, max(1, math.ceil(len(rows) / size)))
 
 
 def iterate_batches(encoded, vocab, batch_size, rng, all_sentences=False, drop_last=False):

@@ -6,7 +6,6 @@ and scores it against the references with the COCO metrics, plus the
 perplexity of the references under the model and, on the shapes set, the
 precision and recall of the (colour, shape) pairs the captions name.
 """
-import math
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from nnscratch.backend import to_cpu
 from ..baselines import constant_caption_scores
 from ..captioner import Captioner
 from ..cnn.small import SmallCNN
-from ..data.batching import encode_images, iterate_batches, pad_batch
+from ..data.batching import chunks, encode_images, iterate_batches, pad_batch
 from ..data.shapes_text import attribute_scores
 from ..decode import beam_search, greedy
 from ..inputs import pixels_to_float
@@ -73,7 +72,7 @@ class CaptionTask:
         rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
         if beam == 1:
             start, end = self.vocab.start_id, self.vocab.end_id
-            return [h for chunk in np.array_split(rows, max(1, math.ceil(len(rows) / EVAL_BATCH)))
+            return [h for chunk in chunks(rows, EVAL_BATCH)
                     for h in greedy(self.model, self.images(split, chunk), start, end,
                                     self.config["max_length"] + 1, never=self.never)]
         return [alternatives[0] for alternatives in self.decode_beams(split, beam, rows)]
@@ -89,7 +88,7 @@ class CaptionTask:
         """Summed negative log-likelihood and word count of every reference (for perplexity)."""
         nll, count = 0.0, 0
         encoded = self.encoded[split]
-        for chunk in np.array_split(np.arange(len(encoded)), max(1, math.ceil(len(encoded) / EVAL_BATCH))):
+        for chunk in chunks(np.arange(len(encoded)), EVAL_BATCH):
             rows = [(k, s) for k, i in enumerate(chunk) for s in encoded[i]]
             tokens, mask = pad_batch([s for _, s in rows], self.vocab)
             v = self.model.image_vector(self.images(split, chunk))  # once per image

@@ -9,7 +9,6 @@ split, 1000 images × 5000 sentences), and the retrieval metrics of Karpathy
 annotation (image → sentences) and image search (sentence → image), each
 R@1, R@5, R@10 (percentages) and the median rank.
 """
-import math
 import tempfile
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from nnscratch import Tensor, no_grad
 from nnscratch.backend import to_cpu
 
-from ..data.batching import Batch, encode_images, iterate_batches, pad_batch
+from ..data.batching import Batch, chunks, encode_images, iterate_batches, pad_batch
 from ..metrics.retrieval import RECALL_AT, retrieval_metrics
 from ..ranking import Ranker, sentence_words
 from ..run import RunFolder
@@ -97,10 +96,10 @@ class RankTask:
         n_images = len(self.inputs[split])
         with no_grad():
             v = [to_cpu(self.model.encode_images(self.features(split, chunk)).data)
-                 for chunk in _chunks(np.arange(n_images))]
+                 for chunk in chunks(np.arange(n_images), EVAL_BATCH)]
             pairs = [(i, ids) for i, sentences in enumerate(self.encoded[split]) for ids in sentences]
             s = []
-            for chunk in _chunks(np.arange(len(pairs))):
+            for chunk in chunks(np.arange(len(pairs)), EVAL_BATCH):
                 tokens, mask = pad_batch([pairs[j][1] for j in chunk], self.vocab)
                 words, word_mask = sentence_words(tokens, mask)
                 s.append(to_cpu(self.model.encode_sentences(
@@ -149,7 +148,3 @@ class RankTask:
             train(self, optimizer, run, config, progress=False)
             run.load_checkpoint("best", self.model)
         self.model.eval()
-
-
-def _chunks(rows):
-    return np.array_split(rows, max(1, math.ceil(len(rows) / EVAL_BATCH)))
