@@ -29,28 +29,25 @@ def batch(N, S, T, seed=0):
     return images, ids, mask
 
 
-def ours_step(S, rng):
-    encoder = SmallCNN(image_size=S, rng=rng)
-    model = Captioner(VOCAB, encoder.feature_size, embed_size=EMBED, hidden_size=HIDDEN,
-                      encoder=encoder, rng=rng).train()
-    optimizer = Adam(model.parameters(), lr=LR)
-
-    def step(images, ids, mask):
-        model.zero_grad()
-        model.loss(images, ids, mask).backward()
-        optimizer.step()
-    return step
-
-
-def torch_step(S):
-    model = torch_models.Captioner(VOCAB, image_size=S, embed_size=EMBED, hidden_size=HIDDEN)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-
+def training_step(model, optimizer):
+    """One Adam step on a batch; both libraries' models and optimizers fit."""
     def step(images, ids, mask):
         optimizer.zero_grad()
         model.loss(images, ids, mask).backward()
         optimizer.step()
     return step
+
+
+def ours_step(S, rng):
+    encoder = SmallCNN(image_size=S, rng=rng)
+    model = Captioner(VOCAB, encoder.feature_size, embed_size=EMBED, hidden_size=HIDDEN,
+                      encoder=encoder, rng=rng).train()
+    return training_step(model, Adam(model.parameters(), lr=LR))
+
+
+def torch_step(S):
+    model = torch_models.Captioner(VOCAB, image_size=S, embed_size=EMBED, hidden_size=HIDDEN)
+    return training_step(model, torch.optim.Adam(model.parameters(), lr=LR))
 
 
 def run(settings):
