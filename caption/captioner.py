@@ -118,7 +118,7 @@ class Captioner(Module):
         if image_of_row is not None:
             v = v[image_of_row]
         xp = get_array_module(ids)
-        lengths = np.asarray(to_cpu(mask.sum(axis=1)))
+        lengths = to_cpu(mask.sum(axis=1))
         words = float(lengths.sum() - len(lengths))       # the targets: mask[:, 1:]
         total = 0.0
         for rows in np.array_split(np.argsort(-lengths, kind="stable"), buckets):

@@ -39,8 +39,10 @@ def export(run, dest, checkpoint="best"):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m caption.export", description="Copy a trained model (config, vocabulary, parameters "
-                                "without optimizer state) into a folder caption.describe can use.")
+    p = argparse.ArgumentParser(
+        prog="python -m caption.export",
+        description="Copy a trained model (config, vocabulary, parameters without optimizer "
+                    "state) into a folder caption.describe can use.")
     p.add_argument("run", help="run folder written by python -m caption.train")
     p.add_argument("dest", help="folder to write (created if needed)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
