@@ -9,8 +9,8 @@ import pytest
 import nnscratch.functional as F
 from nnscratch import Tensor
 from nnscratch.gradcheck import gradcheck
-from nnscratch.layers import (LSTM, RNN, Conv2d, Dropout, Embedding, Linear, MaxPool2d, Module,
-                              Parameter, ReLU, Sequential)
+from nnscratch.layers import (LSTM, RNN, Attention, Conv2d, Dropout, Embedding, Linear, MaxPool2d,
+                              Module, Parameter, ReLU, Sequential)
 
 
 def rng(seed=0):
@@ -254,6 +254,7 @@ LAYER_CASES = {
     "maxpool2d": lambda: (MaxPool2d(2, ceil_mode=True), [small(1, 2, 5, 5)]),
     "cnn": lambda: (Sequential(conv=Conv2d(1, 2, 3, pad=1, rng=rng()), relu=ReLU(),
                                pool=MaxPool2d(2)), [small(1, 1, 6, 5)]),
+    "attention": lambda: (Attention(5, 4, 3, rng=rng()), [small(2, 3, 5), small(2, 6, 4, seed=18)]),
 }
 
 
@@ -285,6 +286,28 @@ def test_gradcheck_names_the_parameter_of_a_broken_layer():
 
     with pytest.raises(AssertionError, match="parameter b"):
         gradcheck(Broken(3, 2, rng=rng()), [small(4, 3)])
+
+
+def test_attention_weights_are_a_softmax_over_regions_and_average_them():
+    layer = Attention(5, 4, 3, rng=rng())
+    queries, regions = small(2, 3, 5), small(2, 6, 4, seed=18)
+    context, weights = layer(queries, regions)
+    q, k = queries @ layer.query.W.data, regions @ layer.key.W.data
+    scores = np.einsum("nta,nla->ntl", q, k)
+    expected = np.exp(scores) / np.exp(scores).sum(axis=2, keepdims=True)
+    assert weights.shape == (2, 3, 6) and np.allclose(weights.data, expected)
+    assert np.allclose(weights.data.sum(axis=2), 1)
+    assert np.allclose(context.data, np.einsum("ntl,nlc->ntc", expected, regions))
+
+
+def test_attention_looks_at_the_region_its_query_matches():
+    layer = Attention(2, 2, 2, rng=rng())
+    layer.query.W.data[...] = np.eye(2) * 10
+    layer.key.W.data[...] = np.eye(2) * 10
+    regions = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])     # red, blue, background
+    context, weights = layer(np.array([[[0.0, 1.0]]]), regions)      # "where is blue?"
+    assert weights.data[0, 0].argmax() == 1 and weights.data[0, 0, 1] > 0.99
+    assert np.allclose(context.data[0, 0], [0, 1], atol=0.01)
 
 
 def test_conv2d_and_maxpool_shapes():
