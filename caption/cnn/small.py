@@ -12,7 +12,11 @@ is appended to the flattened map: the same filter finds a "small red circle"
 in any cell, so what is in the picture is learned from every position at
 once, while the flattened map still tells where things are.
 
-Shapes: N batch, S image side (a multiple of 8), K feature size.
+``regions`` also gives the last map as L = (S/8)² region vectors of C
+channels, for the captioner's attention (caption/captioner.py).
+
+Shapes: N batch, S image side (a multiple of 8), K feature size, C channels
+of the last stage.
 """
 import nnscratch.functional as F
 from nnscratch.layers import Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential
@@ -38,13 +42,18 @@ class SmallCNN(Module):
         self.global_max = global_max
         inputs = previous * self.side * self.side + (previous if global_max else 0)
         self.fc = Linear(inputs, feature_size, rng=rng)
-        self.feature_size = feature_size
+        self.feature_size, self.region_size = feature_size, previous
 
     def forward(self, images):
-        maps = self.convolutions(images)
-        n = maps.shape[0]
+        return self.regions(images)[0]
+
+    def regions(self, images):
+        """Images (N, 3, S, S) -> (features (N, K), regions (N, L, C)) of the same pass."""
+        maps = self.convolutions(images)                                  # (N, C, S/8, S/8)
+        n, c = maps.shape[:2]
         flat = F.reshape(maps, (n, -1))
         if self.global_max:
             everywhere = F.reshape(F.max_pool2d(maps, self.side), (n, -1))
             flat = F.concat([flat, everywhere], axis=1)
-        return F.relu(self.fc(flat))
+        regions = F.transpose(F.reshape(maps, (n, c, -1)), (0, 2, 1))
+        return F.relu(self.fc(flat)), regions
