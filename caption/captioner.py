@@ -17,29 +17,61 @@ How the image enters (``condition``):
     "every"  v is concatenated to the word embedding at every step
 (measured on the shapes set, "every" learns at once where "init" does not).
 
+With ``attention`` (a jointly trained CNN only), the next word is read out
+of the hidden state *and* of the image region the word just read points at
+(an extension beyond the thesis, see nnscratch/layers/attention.py): the
+embedding x_t of word t is the query over the CNN's last feature map,
+regions R (N, L, C),
+
+    c_t = Σ_l α_tl r_l,   α_t = softmax_l((x_t W_q) · (r_l W_k)),
+    p(w_{t+1} | w_1..w_t, I) = softmax(W_o [h_t ; c_t] + b_o),
+
+so that the shape named after a colour is read where that colour is.
+(Measured on the shapes set: with h_t as the query the attention stayed
+nearly uniform for the first epochs; with the word it is sharp by epoch 2.)
+
 ``step`` advances the recurrence by one word with the layer's own
 ``rnn_step``/``lstm_step``: teacher forcing and decoding share the math.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 import nnscratch.functional as F
 from nnscratch import Tensor
 from nnscratch.backend import get_array_module, to_cpu
-from nnscratch.layers import LSTM, RNN, Dropout, Embedding, Linear, Module
+from nnscratch.layers import LSTM, RNN, Attention, Dropout, Embedding, Linear, Module
 
 CONDITIONS = ("init", "first", "every")
+
+
+@dataclass
+class ImageCode:
+    """What the language model sees of N images: the vector v (N, E) (or (N, H)
+    for "init") and, with attention, the CNN's regions (N, L, C) (else None)."""
+    vector: Tensor
+    regions: Tensor = None
+
+    def rows(self, index):
+        """The code of images ``index`` (an integer array; repeats allowed)."""
+        return ImageCode(self.vector[index],
+                         None if self.regions is None else self.regions[index])
 
 
 class Captioner(Module):
     """Image features (N, K) and token ids (N, T) -> next-word logits (N, T, V)."""
 
     def __init__(self, vocab_size, feature_size, embed_size=64, hidden_size=256,
-                 cell="lstm", condition="every", dropout=0.0, encoder=None, rng=None):
+                 cell="lstm", condition="every", dropout=0.0, encoder=None, attention=0,
+                 rng=None):
         super().__init__()
         if cell not in ("rnn", "lstm"):
             raise ValueError(f"captioner: cell must be 'rnn' or 'lstm', got {cell!r}")
         if condition not in CONDITIONS:
             raise ValueError(f"captioner: condition must be one of {CONDITIONS}, got {condition!r}")
+        if attention and not hasattr(encoder, "regions"):
+            raise ValueError("captioner: attention needs a jointly trained CNN encoder that "
+                             "gives regions (--cnn small); precomputed features are one vector")
         rng = rng if rng is not None else np.random.default_rng()
         self.cell_type, self.condition = cell, condition
         if encoder is not None:
@@ -51,13 +83,31 @@ class Captioner(Module):
         recurrent = LSTM if cell == "lstm" else RNN
         self.recurrent = recurrent(step_input, hidden_size, rng=rng)
         self.dropout = Dropout(dropout, rng=rng)
-        self.output = Linear(hidden_size, vocab_size, rng=rng)
+        read_out = hidden_size
+        if attention:
+            self.attention = Attention(embed_size, encoder.region_size, attention, rng=rng)
+            read_out += encoder.region_size
+        self.output = Linear(read_out, vocab_size, rng=rng)
         self.hidden_size = hidden_size
 
-    def image_vector(self, images):
-        """Images (N, 3, S, S) or features (N, K) -> v (N, E) (or (N, H) for "init")."""
-        features = self.encoder(images) if hasattr(self, "encoder") else images
-        return F.relu(self.image_projection(self.dropout(features)))
+    def encode(self, images):
+        """Images (N, 3, S, S) or features (N, K) -> ImageCode: v = relu(W_v CNN(I) + b_v)."""
+        regions = None
+        if hasattr(self, "attention"):
+            features, regions = self.encoder.regions(images)
+        else:
+            features = self.encoder(images) if hasattr(self, "encoder") else images
+        return ImageCode(F.relu(self.image_projection(self.dropout(features))), regions)
+
+    def read_out(self, h, words, code):
+        """Hidden states h (N, T, H) -> next-word logits (N, T, V), from h alone or,
+        with attention, from h and the regions that words (N, T, E), the
+        embeddings of the words just read, point at (module docstring)."""
+        h = self.dropout(h)
+        if hasattr(self, "attention"):
+            context, _ = self.attention(words, code.regions)                # (N, T, C)
+            h = F.concat([h, context], axis=2)
+        return self.output(h)
 
     def _initial_state(self, v):
         """(h_0,) or (h_0, c_0): h_0 = tanh(v) for "init", zeros otherwise."""
@@ -72,26 +122,29 @@ class Captioner(Module):
             return self.recurrent.step(x, *state)
         return (self.recurrent.step(x, *state),)
 
-    def start(self, v):
+    def start(self, code):
         """The recurrent state in which the first word (<start>) is read."""
+        v = code.vector
         state = self._initial_state(v)
         return self._advance(v, state) if self.condition == "first" else state
 
-    def step(self, v, ids, state):
+    def step(self, code, ids, state):
         """One word: ids (N,) of the current words -> (log-probabilities (N, V), new state)."""
-        x = self.embedding(ids)
-        if self.condition == "every":
-            x = F.concat([x, v], axis=1)
+        words = self.embedding(ids)
+        x = F.concat([words, code.vector], axis=1) if self.condition == "every" else words
         state = self._advance(x, state)
-        return F.log_softmax(self.output(state[0])), state
+        n = words.shape[0]
+        logits = self.read_out(F.reshape(state[0], (n, 1, -1)), F.reshape(words, (n, 1, -1)), code)
+        return F.log_softmax(F.reshape(logits, (n, -1))), state
 
     def forward(self, images, ids):
         """Teacher forcing: ids (N, T) -> logits (N, T, V) for the words that follow."""
-        return self.sentence_logits(self.image_vector(images), ids)
+        return self.sentence_logits(self.encode(images), ids)
 
-    def sentence_logits(self, v, ids):
-        """Teacher forcing from image vectors v (N, E): ids (N, T) -> logits (N, T, V)."""
-        x = self.embedding(ids)                                   # (N, T, E)
+    def sentence_logits(self, code, ids):
+        """Teacher forcing from an ImageCode of N images: ids (N, T) -> logits (N, T, V)."""
+        v = code.vector
+        x = words = self.embedding(ids)                           # (N, T, E)
         N, T, E = x.shape
         v_steps = F.reshape(v, (N, 1, -1))
         if self.condition == "every":
@@ -102,8 +155,7 @@ class Captioner(Module):
         h = self.recurrent(x, *self._initial_state(v))           # (N, T or T + 1, H)
         if self.condition == "first":
             h = h[:, 1:]
-        h = self.dropout(F.reshape(h, (N * T, self.hidden_size)))
-        return F.reshape(self.output(h), (N, T, -1))
+        return self.read_out(h, words, code)
 
     def loss(self, images, ids, mask, image_of_row=None, buckets=1):
         """Masked mean negative log-likelihood (eq. 3.2) of ids[:, 1:] given ids[:, :-1].
@@ -114,10 +166,10 @@ class Captioner(Module):
         groups, each run only as far as its own longest sentence: the same
         loss, with less recurrent work spent on padding.
         """
-        v = self.image_vector(images)
-        if image_of_row is not None:
-            v = v[image_of_row]
+        code = self.encode(images)
         xp = get_array_module(ids)
+        if image_of_row is None:
+            image_of_row = xp.arange(ids.shape[0])
         lengths = to_cpu(mask.sum(axis=1))
         words = float(lengths.sum() - len(lengths))       # the targets: mask[:, 1:]
         total = 0.0
@@ -126,7 +178,7 @@ class Captioner(Module):
                 continue
             T = int(lengths[rows].max())
             picked = xp.asarray(rows)
-            logits = self.sentence_logits(v[picked], ids[picked, :T - 1])
+            logits = self.sentence_logits(code.rows(image_of_row[picked]), ids[picked, :T - 1])
             share = float(lengths[rows].sum() - len(rows)) / words
             total = total + F.cross_entropy(logits, ids[picked, 1:T], mask[picked, 1:T]) * share
         return total

@@ -37,9 +37,9 @@ def _take(state, rows):
     return tuple(Tensor(s.data[rows]) for s in state)
 
 
-def _step(model, v, ids, state, never):
+def _step(model, code, ids, state, never):
     """model.step, as NumPy log-probabilities with the ``never`` words at -inf."""
-    logprobs, state = model.step(v, ids, state)
+    logprobs, state = model.step(code, ids, state)
     logprobs = to_cpu(logprobs.data)
     logprobs[:, list(never)] = -np.inf
     return logprobs, state
@@ -49,14 +49,14 @@ def greedy(model, images, start_id, end_id, max_len=20, never=()):
     """The most likely word at every step, for a batch: images (N, ...) -> N Hypotheses."""
     with no_grad():
         model.eval()
-        v = model.image_vector(images)
-        n = v.shape[0]
-        state = model.start(v)
+        code = model.encode(images)
+        n = code.vector.shape[0]
+        state = model.start(code)
         ids = np.full(n, start_id)
         hyps = [Hypothesis() for _ in range(n)]
         done = np.zeros(n, dtype=bool)
         for _ in range(max_len):
-            logprobs, state = _step(model, v, ids, state, never)
+            logprobs, state = _step(model, code, ids, state, never)
             ids = logprobs.argmax(axis=1)
             for i in np.flatnonzero(~done):
                 hyps[i].logprob += float(logprobs[i, ids[i]])
@@ -74,14 +74,14 @@ def beam_search(model, image, start_id, end_id, beam=3, max_len=20, never=()):
     """The ``beam`` best sentences for one image (batch of 1), best first by score."""
     with no_grad():
         model.eval()
-        v = model.image_vector(image)
-        state = model.start(v)
+        code = model.encode(image)
+        state = model.start(code)
         alive = [Hypothesis()]
         last = np.array([start_id])
         finished = []
         for _ in range(max_len):
             rows = np.zeros(len(alive), dtype=int)
-            logprobs, state = _step(model, Tensor(v.data[rows]), last, state, never)
+            logprobs, state = _step(model, code.rows(rows), last, state, never)
             totals = np.array([h.logprob for h in alive])[:, None] + logprobs
             best = np.argsort(-totals, axis=None, kind="stable")[:beam - len(finished)]
             origins, words = np.unravel_index(best, totals.shape)

@@ -9,6 +9,7 @@ from nnscratch.gradcheck import gradcheck
 from nnscratch.layers import Module
 from nnscratch.optim import Adam
 from caption.captioner import Captioner
+from caption.cnn.small import SmallCNN
 from caption.decode import beam_search, greedy
 
 V, K = 7, 5          # vocabulary (0 pad, 1 start, 2 end, 3.. words), feature size
@@ -19,6 +20,14 @@ NEVER = (0, 1)       # <pad> and <start> are never generated
 def model(cell="lstm", condition="every", seed=0, **sizes):
     sizes = {"embed_size": 4, "hidden_size": 6, **sizes}
     return Captioner(V, K, cell=cell, condition=condition, rng=np.random.default_rng(seed), **sizes)
+
+
+def attentive(cell="lstm", seed=0, **sizes):
+    """A captioner with attention over a one-stage SmallCNN's 4×4 map of 8×8 images."""
+    rng = np.random.default_rng(seed)
+    cnn = SmallCNN(image_size=8, channels=(3,), feature_size=K, global_max=True, rng=rng)
+    sizes = {"embed_size": 4, "hidden_size": 6, **sizes}
+    return Captioner(V, K, cell=cell, encoder=cnn, attention=3, rng=rng, **sizes)
 
 
 class CaptionLoss(Module):
@@ -47,6 +56,23 @@ def test_whole_captioner_gradcheck_with_mask(cell, condition):
     assert np.abs(pre).min() > 1e-4
     loss = CaptionLoss(net, ids, mask)   # a Module: gradcheck checks its parameters too
     assert gradcheck(loss, [features], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_captioner_with_attention_gradcheck_with_mask(cell):
+    rng = np.random.default_rng(2)
+    net = attentive(cell)
+    images = rng.standard_normal((2, 3, 8, 8))
+    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
+    mask = ids != 0
+    mask[:, 0] = True
+    loss = SharedImageLoss(net, ids, mask, np.array([0, 1, 1]))   # the CNN is checked too
+    assert gradcheck(loss, [images], rtol=1e-4, atol=1e-6)
+
+
+def test_attention_needs_an_encoder_that_gives_regions():
+    with pytest.raises(ValueError, match="attention needs"):
+        model(attention=3)
 
 
 class SharedImageLoss(CaptionLoss):
@@ -105,17 +131,21 @@ def test_length_buckets_give_the_same_loss_and_gradients(buckets):
         assert np.allclose(one, many, rtol=1e-5, atol=1e-7)
 
 
-def random_model_and_images(cell, seed=3, n=4):
-    net = model(cell, seed=seed, embed_size=8, hidden_size=12)
+def random_model_and_images(cell, seed=3, n=4, attention=False):
+    """A model (with attention: over a SmallCNN of 8×8 images) and n random inputs."""
+    make = attentive if attention else model
+    net = make(cell, seed=seed, embed_size=8, hidden_size=12)
     for p in net.parameters():  # a peaked model, so decoding choices are clear-cut
         p.data *= 3
-    images = Tensor(np.random.default_rng(seed).standard_normal((n, K)).astype(np.float32))
+    shape = (n, 3, 8, 8) if attention else (n, K)
+    images = Tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
     return net, images
 
 
+@pytest.mark.parametrize("attention", [False, True])
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
-def test_greedy_equals_beam_of_one(cell):
-    net, images = random_model_and_images(cell)
+def test_greedy_equals_beam_of_one(cell, attention):
+    net, images = random_model_and_images(cell, attention=attention)
     batch = greedy(net, images, START, END, max_len=6, never=NEVER)
     for i, hyp in enumerate(batch):
         (best,) = beam_search(net, Tensor(images.data[i:i + 1]), START, END, beam=1, max_len=6,
@@ -134,8 +164,9 @@ def sequence_logprob(net, image, words, max_len):
     return sum(logp[0, t, w] for t, w in enumerate(targets)), len(targets)
 
 
-def test_beam_search_finds_the_best_sequence_by_enumeration():
-    net, images = random_model_and_images("lstm", seed=5, n=2)
+@pytest.mark.parametrize("attention", [False, True])
+def test_beam_search_finds_the_best_sequence_by_enumeration(attention):
+    net, images = random_model_and_images("lstm", seed=5, n=2, attention=attention)
     max_len, words = 3, list(range(3, V))
     for i in range(2):
         image = Tensor(images.data[i:i + 1])

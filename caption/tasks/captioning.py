@@ -36,7 +36,8 @@ def build_captioner(config, vocab, feature_size, rng):
     return Captioner(len(vocab), encoder.feature_size if encoder else feature_size,
                      embed_size=config["embed_size"], hidden_size=config["hidden_size"],
                      cell=config["cell"], condition=config["condition"],
-                     dropout=config["dropout"], encoder=encoder, rng=rng)
+                     dropout=config["dropout"], encoder=encoder,
+                     attention=config.get("attention", 0), rng=rng)
 
 
 class CaptionTask:
@@ -91,8 +92,8 @@ class CaptionTask:
         for chunk in chunks(np.arange(len(encoded)), EVAL_BATCH):
             rows = [(k, s) for k, i in enumerate(chunk) for s in encoded[i]]
             tokens, mask = pad_batch([s for _, s in rows], self.vocab)
-            v = self.model.image_vector(self.images(split, chunk))  # once per image
-            logits = self.model.sentence_logits(v[np.array([k for k, _ in rows])],
+            code = self.model.encode(self.images(split, chunk))  # once per image
+            logits = self.model.sentence_logits(code.rows(np.array([k for k, _ in rows])),
                                                 self.to_device(tokens[:, :-1]))
             logp = to_cpu(F.log_softmax(logits).data)
             picked = np.take_along_axis(logp, tokens[:, 1:, None], axis=2)[..., 0]
