@@ -29,9 +29,9 @@ COMMON = {
 }
 
 DEFAULTS = {
-    "caption": {**COMMON, "epochs": 15, "lr_decay": 0.9,
+    "caption": {**COMMON, "epochs": 12, "lr_decay": 0.9,
                 "cnn": "small", "cnn_channels": [16, 32, 64], "cnn_features": 256,
-                "cnn_global_max": True, "cell": "lstm", "condition": "every",
+                "cnn_global_max": True, "attention": 64, "cell": "lstm", "condition": "every",
                 "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30, "beam": 3,
                 "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
@@ -71,6 +71,8 @@ def parser():
                              ("dropout", float, "dropout probability"),
                              ("embed-size", int, "word-embedding (and image-vector) size"),
                              ("hidden-size", int, "recurrent hidden size"),
+                             ("attention", int, "attention size over the small CNN's regions "
+                                                "(0: none; caption task, --cnn small)"),
                              ("min-count", int, "keep words seen at least this often"),
                              ("beam", int, "beam width of the final test-split captions (caption task)"),
                              ("patience", int, "epochs without validation gain before stopping"),
@@ -100,18 +102,24 @@ def resolve(args):
                 config[key] = getattr(args, key)
         return config, pathlib.Path(args.resume)
     config = {"task": args.task, **DEFAULTS[args.task]}
+    chosen = {}               # what the --config file and the flags set
     if args.config:
         try:
-            overrides = json.loads(pathlib.Path(args.config).read_text())
+            chosen = json.loads(pathlib.Path(args.config).read_text())
         except (OSError, ValueError) as error:
             raise SystemExit(f"--config {args.config}: cannot read it as JSON ({error})")
-        unknown = sorted(set(overrides) - set(config))
+        unknown = sorted(set(chosen) - set(config))
         if unknown:
             raise SystemExit(f"--config {args.config}: unknown settings {unknown}; "
                              f"known: {sorted(config)}")
-        config.update(overrides)
-    for key, value in vars(args).items():
-        if key in config and value is not None and key != "task":
-            config[key] = value
+    chosen.update({key: value for key, value in vars(args).items()
+                   if key in config and value is not None and key != "task"})
+    config.update(chosen)
+    if config.get("attention") and config["cnn"] != "small":
+        if chosen.get("attention"):
+            raise SystemExit(f"--attention {chosen['attention']} needs --cnn small: attention "
+                             f"looks at the regions of the small CNN's last map, and "
+                             f"--cnn {config['cnn']} gives one vector per image (use --attention 0)")
+        config["attention"] = 0   # the default is the small CNN's
     out = args.out or f"runs/{config['task']}-{time.strftime('%Y%m%d-%H%M%S')}"
     return config, pathlib.Path(out)

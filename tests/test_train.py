@@ -12,6 +12,7 @@ import pytest
 import nnscratch.io
 from nnscratch import Tensor
 from caption import train
+from caption.config import parser, resolve
 from caption.data.shapes import build_shapes
 from caption.tasks.captioning import CaptionTask
 
@@ -113,6 +114,20 @@ def test_help_and_bad_settings(tmp_path):
         train.main(["--config", str(bad)])
     with pytest.raises(SystemExit, match="no config.json"):
         train.main(["--resume", str(tmp_path)])
+
+
+def test_attention_is_the_small_cnns_and_asking_for_it_elsewhere_is_an_error(tmp_path):
+    def resolved(*flags):
+        return resolve(parser().parse_args([*flags, "--out", str(tmp_path / "run")]))[0]
+
+    assert resolved()["attention"] == 64 and resolved("--attention", "0")["attention"] == 0
+    assert resolved("--cnn", "vgg16")["attention"] == 0        # the default does not apply
+    with pytest.raises(SystemExit, match="--attention 8 needs --cnn small"):
+        resolved("--cnn", "squeezenet", "--attention", "8")
+    asked = tmp_path / "asked.json"
+    asked.write_text('{"cnn": "vgg16", "attention": 32}')
+    with pytest.raises(SystemExit, match="--attention 32 needs --cnn small"):
+        resolved("--config", str(asked))
 
 
 def test_an_exported_model_describes_like_its_run(tiny_data, tmp_path):
