@@ -1,8 +1,10 @@
-"""One training step of the caption generator, as ``python -m caption.train``
-takes it: caption/captioner.py's Captioner (LSTM, the image concatenated to
-every input, embedding 64, hidden 256) with caption/cnn/small.py's SmallCNN
-trained jointly, batch 32 of 64×64 images, captions of 16 steps, a
-vocabulary of 40 words; loss, backward and an Adam update. PyTorch runs the
+"""One training step of the caption generator: caption/captioner.py's
+Captioner (LSTM, the image concatenated to every input, embedding 64, hidden
+256) with caption/cnn/small.py's SmallCNN at its own defaults (16, 32, 32
+channels, flattened map) trained jointly, batch 32 of 64×64 images, captions
+of 16 steps, a vocabulary of 40 words; loss, backward and an Adam update.
+(``python -m caption.train`` now takes 64 channels in the last stage, the
+global maximum and attention: the core of the step, not its exact default.) PyTorch runs the
 same architecture (benchmarks/torch_models.py). Run alone:
 ``python -m benchmarks.captioner``.
 """
