@@ -70,6 +70,27 @@ def test_captioner_with_attention_gradcheck_with_mask(cell):
     assert gradcheck(loss, [images], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.gpu
+def test_the_captioner_with_attention_on_the_gpu_matches_the_cpu():
+    from nnscratch.backend import cupy, to_cpu
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
+    mask, image_of_row = ids != 0, np.array([0, 1, 1])
+    results = []
+    for xp in (np, cupy):
+        net = attentive("lstm")
+        if xp is cupy:
+            net.to_gpu()
+        loss = net.loss(Tensor(xp.asarray(images)), xp.asarray(ids), xp.asarray(mask),
+                        xp.asarray(image_of_row), buckets=2)
+        loss.backward()
+        results.append((loss.item(), [to_cpu(p.grad) for p in net.parameters()]))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
+    for cpu, gpu in zip(results[0][1], results[1][1]):
+        assert np.allclose(gpu, cpu, rtol=1e-4, atol=1e-6)
+
+
 def test_attention_needs_an_encoder_that_gives_regions():
     with pytest.raises(ValueError, match="attention needs"):
         model(attention=3)
