@@ -37,7 +37,8 @@ def build_captioner(config, vocab, feature_size, rng):
                      embed_size=config["embed_size"], hidden_size=config["hidden_size"],
                      cell=config["cell"], condition=config["condition"],
                      dropout=config["dropout"], encoder=encoder,
-                     attention=config.get("attention", 0), rng=rng)
+                     attention=config.get("attention", 0),  # 0 in runs saved before it existed
+                     rng=rng)
 
 
 class CaptionTask:
