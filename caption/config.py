@@ -115,6 +115,10 @@ def resolve(args):
     chosen.update({key: value for key, value in vars(args).items()
                    if key in config and value is not None and key != "task"})
     config.update(chosen)
+    if config["features"] and config["cnn"] == "small":
+        raise SystemExit(f"--features {config['features']}: precomputed features are a pretrained "
+                         f"CNN's; name it with --cnn vgg16 or --cnn squeezenet (--cnn small, the "
+                         f"caption default, is trained on the pixels and would ignore them)")
     if config.get("attention") and config["cnn"] != "small":
         if chosen.get("attention"):
             raise SystemExit(f"--attention {chosen['attention']} needs --cnn small: attention "

@@ -116,7 +116,7 @@ def test_help_and_bad_settings(tmp_path):
         train.main(["--resume", str(tmp_path)])
 
 
-def test_attention_is_the_small_cnns_and_asking_for_it_elsewhere_is_an_error(tmp_path):
+def test_attention_and_features_need_the_right_cnn(tmp_path):
     def resolved(*flags):
         return resolve(parser().parse_args([*flags, "--out", str(tmp_path / "run")]))[0]
 
@@ -124,6 +124,9 @@ def test_attention_is_the_small_cnns_and_asking_for_it_elsewhere_is_an_error(tmp
     assert resolved("--cnn", "vgg16")["attention"] == 0        # the default does not apply
     with pytest.raises(SystemExit, match="--attention 8 needs --cnn small"):
         resolved("--cnn", "squeezenet", "--attention", "8")
+    assert resolved("--cnn", "vgg16", "--features", "f.h5")["features"] == "f.h5"
+    with pytest.raises(SystemExit, match="--features f.h5: precomputed features are a pretrained"):
+        resolved("--features", "f.h5")                           # the small CNN would ignore them
     asked = tmp_path / "asked.json"
     asked.write_text('{"cnn": "vgg16", "attention": 32}')
     with pytest.raises(SystemExit, match="--attention 32 needs --cnn small"):
