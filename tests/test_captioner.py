@@ -91,6 +91,12 @@ def test_the_captioner_with_attention_on_the_gpu_matches_the_cpu():
         assert np.allclose(gpu, cpu, rtol=1e-4, atol=1e-6)
 
 
+def test_attention_is_led_by_the_word_at_first():
+    net = attentive("lstm", embed_size=4, hidden_size=6)
+    W = net.attention.query.W.data                       # rows: 4 for the word, 6 for the state
+    assert W.shape == (10, 3) and np.all(W[4:] == 0) and np.all(W[:4] != 0)
+
+
 def test_attention_needs_an_encoder_that_gives_regions():
     with pytest.raises(ValueError, match="attention needs"):
         model(attention=3)
