@@ -15,10 +15,12 @@ from caption.decode import beam_search, greedy
 V, K = 7, 5          # vocabulary (0 pad, 1 start, 2 end, 3.. words), feature size
 START, END = 1, 2
 NEVER = (0, 1)       # <pad> and <start> are never generated
+SIZES = {"embed_size": 4, "hidden_size": 6}
+IDS = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])   # three padded captions
 
 
 def model(cell="lstm", condition="every", seed=0, **sizes):
-    sizes = {"embed_size": 4, "hidden_size": 6, **sizes}
+    sizes = {**SIZES, **sizes}
     return Captioner(V, K, cell=cell, condition=condition, rng=np.random.default_rng(seed), **sizes)
 
 
@@ -26,7 +28,7 @@ def attentive(cell="lstm", seed=0, **sizes):
     """A captioner with attention over a one-stage SmallCNN's 4×4 map of 8×8 images."""
     rng = np.random.default_rng(seed)
     cnn = SmallCNN(image_size=8, channels=(3,), feature_size=K, global_max=True, rng=rng)
-    sizes = {"embed_size": 4, "hidden_size": 6, **sizes}
+    sizes = {**SIZES, **sizes}
     return Captioner(V, K, cell=cell, encoder=cnn, attention=3, rng=rng, **sizes)
 
 
@@ -41,15 +43,24 @@ class CaptionLoss(Module):
         return self.net.loss(features, self.ids, self.mask)
 
 
+class SharedImageLoss(CaptionLoss):
+    """The same loss with each image encoded once and gathered per sentence."""
+
+    def __init__(self, net, ids, mask, image_of_row):
+        super().__init__(net, ids, mask)
+        self.image_of_row = image_of_row
+
+    def forward(self, features):
+        return self.net.loss(features, self.ids, self.mask, self.image_of_row)
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 @pytest.mark.parametrize("condition", ["init", "first", "every"])
 def test_whole_captioner_gradcheck_with_mask(cell, condition):
     rng = np.random.default_rng(1)
     net = model(cell, condition)
     features = rng.standard_normal((3, K))
-    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
-    mask = ids != 0
-    mask[:, 0] = True
+    ids, mask = IDS, IDS != 0
     # the image-projection ReLU must stay away from its kink during the check
     with no_grad():
         pre = features @ net.image_projection.W.data + net.image_projection.b.data
@@ -63,9 +74,7 @@ def test_captioner_with_attention_gradcheck_with_mask(cell):
     rng = np.random.default_rng(2)
     net = attentive(cell)
     images = rng.standard_normal((2, 3, 8, 8))
-    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
-    mask = ids != 0
-    mask[:, 0] = True
+    ids, mask = IDS, IDS != 0
     loss = SharedImageLoss(net, ids, mask, np.array([0, 1, 1]))   # the CNN is checked too
     assert gradcheck(loss, [images], rtol=1e-4, atol=1e-6)
 
@@ -75,8 +84,7 @@ def test_the_captioner_with_attention_on_the_gpu_matches_the_cpu():
     from nnscratch.backend import cupy, to_cpu
     rng = np.random.default_rng(3)
     images = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
-    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
-    mask, image_of_row = ids != 0, np.array([0, 1, 1])
+    ids, mask, image_of_row = IDS, IDS != 0, np.array([0, 1, 1])
     results = []
     for xp in (np, cupy):
         net = attentive("lstm")
@@ -102,22 +110,11 @@ def test_attention_needs_an_encoder_that_gives_regions():
         model(attention=3)
 
 
-class SharedImageLoss(CaptionLoss):
-    """The same loss with each image encoded once and gathered per sentence."""
-
-    def __init__(self, net, ids, mask, image_of_row):
-        super().__init__(net, ids, mask)
-        self.image_of_row = image_of_row
-
-    def forward(self, features):
-        return self.net.loss(features, self.ids, self.mask, self.image_of_row)
-
-
 def test_sentences_sharing_an_image_equal_repeating_it():
     rng = np.random.default_rng(4)
     net = model("lstm", "every")
     features = rng.standard_normal((2, K))
-    ids = np.array([[1, 3, 4, 2, 0], [1, 5, 2, 0, 0], [1, 6, 6, 3, 2]])
+    ids = IDS
     mask = np.ones_like(ids, dtype=bool)
     image_of_row = np.array([1, 0, 1])
     shared = SharedImageLoss(net, ids, mask, image_of_row)
