@@ -4,8 +4,8 @@ Captioner (LSTM, the image concatenated to every input, embedding 64, hidden
 channels, flattened map) trained jointly, batch 32 of 64×64 images, captions
 of 16 steps, a vocabulary of 40 words; loss, backward and an Adam update.
 (``python -m caption.train`` now takes 64 channels in the last stage, the
-global maximum and attention: the core of the step, not its exact default.) PyTorch runs the
-same architecture (benchmarks/torch_models.py). Run alone:
+global maximum and attention: the core of the step, not its exact default.)
+PyTorch runs the same architecture (benchmarks/torch_models.py). Run alone:
 ``python -m benchmarks.captioner``.
 """
 import numpy as np

@@ -108,8 +108,8 @@ class Captioner(Module):
 
     def read_out(self, h, words, code):
         """Hidden states h (N, T, H) -> next-word logits (N, T, V), from h alone or,
-        with attention, from h and the regions that words (N, T, E), the
-        embeddings of the words just read, point at (module docstring)."""
+        with attention, from h and the regions that [words ; h] point at, words
+        (N, T, E) being the embeddings of the words just read (module docstring)."""
         h = self.dropout(h)
         if hasattr(self, "attention"):
             context, _ = self.attention(F.concat([words, h], axis=2), code.regions)  # (N, T, C)
