@@ -1,6 +1,6 @@
-"""One training step of the caption generator: caption/captioner.py's
+"""One training step of the caption generator: caption/models/captioner.py's
 Captioner (LSTM, the image concatenated to every input, embedding 64, hidden
-256) with caption/cnn/small.py's SmallCNN at its own defaults (16, 32, 32
+256) with caption/models/small_cnn.py's SmallCNN at its own defaults (16, 32, 32
 channels, flattened map) trained jointly, batch 32 of 64×64 images, captions
 of 16 steps, a vocabulary of 40 words; loss, backward and an Adam update.
 (``python -m caption.train`` now takes 64 channels in the last stage, the
@@ -11,8 +11,8 @@ PyTorch runs the same architecture (benchmarks/torch_models.py). Run alone:
 import numpy as np
 import torch
 
-from caption.captioner import Captioner
-from caption.cnn.small import SmallCNN
+from caption.models.captioner import Captioner
+from caption.models.small_cnn import SmallCNN
 from nnscratch.optim import Adam
 
 from . import torch_models

@@ -403,8 +403,8 @@ def vgg_section(report, deadline):
 def captioner_step(xp, batch=32, steps=16, vocab=40, seed=4):
     """One training step (forward, backward, clipping, Adam) of the shapes-set
     captioner: SmallCNN on 64×64 images, an LSTM of 256, words conditioned on the image."""
-    from caption.captioner import Captioner
-    from caption.cnn.small import SmallCNN
+    from caption.models.captioner import Captioner
+    from caption.models.small_cnn import SmallCNN
     from nnscratch import Tensor, optim
     rng = np.random.default_rng(seed)
     encoder = SmallCNN(rng=rng)

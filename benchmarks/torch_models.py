@@ -4,7 +4,7 @@ do not depend on the weights' values).
 
     vgg16()                  caption/cnn/vgg16.py: configuration D, 224×224 input
     squeezenet()             caption/cnn/squeezenet.py: v1.1, Caffe's ceil-mode pooling
-    Captioner(V, ...)        caption/captioner.py with caption/cnn/small.py as its
+    Captioner(V, ...)        caption/models/captioner.py with caption/models/small_cnn.py as its
                              encoder, condition "every", an LSTM, masked cross-entropy
 """
 import torch

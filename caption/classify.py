@@ -16,10 +16,12 @@ import numpy as np
 
 import nnscratch.functional as F
 from nnscratch import no_grad
-from nnscratch.backend import get_array_module, gpu_available
+from nnscratch.backend import get_array_module
 
 from .cnn import ARCHITECTURES, build
 from .cnn.preprocess import image_to_array, load_images
+from .models.device import DEVICES, pick_device
+from .shell.errors import command
 
 BATCH_SIZE = 16
 
@@ -72,7 +74,7 @@ def parse_args(argv):
     parser.add_argument("--top", type=int, default=5, metavar="K",
                         help="how many classes to show per image (default: 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="where the network runs (default: cpu)")
     args = parser.parse_args(argv)
     if not 1 <= args.top <= 1000:
@@ -80,19 +82,11 @@ def parse_args(argv):
     return args
 
 
+@command
 def main(argv=None):
     args = parse_args(argv)
-    if args.device == "gpu" and not gpu_available():
-        print("caption.classify: --device gpu: no CUDA device is usable here "
-              "(cupy missing or no GPU); use --device cpu", file=sys.stderr)
-        return 2
-    try:
-        net = build(args.cnn, weights=args.weights)
-    except (OSError, ValueError) as error:
-        print(f"caption.classify: {error}", file=sys.stderr)
-        return 2
-    if args.device == "gpu":
-        net.to_gpu()
+    device = pick_device(args.device)
+    net = device.place(build(args.cnn, weights=args.weights))
     images, kept, errors = load_images(args.images)
     for error in errors:
         print(f"caption.classify: skipped: {error}", file=sys.stderr)

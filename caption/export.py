@@ -5,52 +5,50 @@ DEST becomes a run folder holding only what ``caption.describe`` and
 metrics (if the run finished) and ``best.h5`` with the model's parameters
 alone, without the optimizer's state (a third of a training checkpoint's
 size). weights/shapes-captioner is such a folder (weights/README.md).
+DEST must not exist yet (or be an empty folder), and it is made whole or not
+at all (caption/training/run_folder.py).
 """
 import argparse
-import pathlib
-import shutil
+import json
 import sys
 
 import numpy as np
 
-from .run import RunFolder
-from .train import build_model
-from .data.vocab import Vocabulary
+from .shell.errors import command
+from .training.build import build_model, load_vocabulary
+from .training.run_folder import METRICS, RunFolder, read_json
 
 
 def export(run, dest, checkpoint="best"):
-    """Copy the model of ``checkpoint`` in run folder ``run`` into ``dest``; returns dest's RunFolder."""
-    if not (pathlib.Path(run) / "config.json").is_file():
-        raise FileNotFoundError(f"{run}: no config.json; is it a run folder written by "
-                                "python -m caption.train?")
-    source = RunFolder(run)
+    """Copy the model of ``checkpoint`` in run folder ``run`` into a new run folder ``dest``."""
+    source = RunFolder.open(run)
     config = source.load_config()
-    vocab = Vocabulary.load(source.file("vocab.json"))
+    vocab = load_vocabulary(source)
     model = build_model(config, vocab, np.random.default_rng(config["seed"]))
     progress = source.load_checkpoint(checkpoint, model)
-    target = RunFolder(dest)
-    target.save_config(config)
-    vocab.save(target.file("vocab.json"))
-    if source.file("metrics.json").exists():
-        shutil.copyfile(source.file("metrics.json"), target.file("metrics.json"))
+    files = {"config.json": json.dumps(config, indent=2), "vocab.json": vocab.to_json()}
+    if source.file(METRICS).exists():
+        files[METRICS] = json.dumps(read_json(source.file(METRICS)), indent=2)
     kept = {key: progress[key] for key in ("epoch", "step", "best") if key in progress}
-    target.save_checkpoint("best", model, None, kept)
-    return target
+    return RunFolder.create(dest, files,
+                            fill=lambda target: target.save_checkpoint("best", model, None, kept))
 
 
-def main(argv=None):
+def parser():
     p = argparse.ArgumentParser(
         prog="python -m caption.export",
         description="Copy a trained model (config, vocabulary, parameters without optimizer "
-                    "state) into a folder caption.describe can use.")
+                    "state) into a new folder that caption.describe and caption.evaluate can use.")
     p.add_argument("run", help="run folder written by python -m caption.train")
-    p.add_argument("dest", help="folder to write (created if needed)")
+    p.add_argument("dest", help="folder to create (must not exist, or be empty)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    args = p.parse_args(argv)
-    try:
-        target = export(args.run, args.dest, args.checkpoint)
-    except FileNotFoundError as error:
-        raise SystemExit(f"error: {error}")
+    return p
+
+
+@command
+def main(argv=None):
+    args = parser().parse_args(argv)
+    target = export(args.run, args.dest, args.checkpoint)
     print(f"wrote {target.file('best.h5')} (parameters only), config.json, vocab.json")
     return 0
 

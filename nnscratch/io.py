@@ -24,6 +24,10 @@ from .backend import to_cpu
 METADATA = "metadata"
 
 
+class FileFormatError(ValueError):
+    """A file that is not what the caller expects; names the file and the key."""
+
+
 def save(path, state_dict, metadata=None):
     """Write ``state_dict`` (path-style key -> array, on either device) and
     ``metadata`` (a JSON-able dict or None) to the HDF5 file ``path``, atomically."""

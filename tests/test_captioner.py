@@ -8,9 +8,9 @@ from nnscratch import Tensor, no_grad
 from nnscratch.gradcheck import gradcheck
 from nnscratch.layers import Module
 from nnscratch.optim import Adam
-from caption.captioner import Captioner
-from caption.cnn.small import SmallCNN
-from caption.decode import beam_search, greedy
+from caption.models.captioner import Captioner
+from caption.models.small_cnn import SmallCNN
+from caption.models.decoding import beam_search, greedy
 
 V, K = 7, 5          # vocabulary (0 pad, 1 start, 2 end, 3.. words), feature size
 START, END = 1, 2

@@ -83,4 +83,4 @@ def test_text_output_and_exit_status_when_everything_fails(weights, tmp_path, ca
 
 def test_missing_weights_file_is_a_clear_error(tmp_path, capsys):
     code = classify.main([str(PHOTOS / "coffee.png"), "--weights", str(tmp_path / "none.h5")])
-    assert code == 2 and "none.h5" in capsys.readouterr().err
+    assert code == 1 and "none.h5" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """caption.cnn.preprocess: any image mode to the (N, 3, S, S) batch a net
 expects, and a clear error naming the file for every kind of bad image."""
+import os
 import struct
 import zlib
 
@@ -80,12 +81,15 @@ def bad_images(tmp_path):
     (tmp_path / "a_directory.jpg").mkdir()
     solid((0, 0, 0), (1, 1)).save(tmp_path / "one_pixel.png")
     (tmp_path / "bomb.png").write_bytes(png_header_only(40000, 40000))
+    os.mkfifo(tmp_path / "fifo.jpg")              # opening it blindly would wait forever
+    solid((0, 0, 0), (32, 32)).save(tmp_path / "icon.ico")   # a format Pillow reads, we do not
     return tmp_path
 
 
 @pytest.mark.parametrize("name, reason", [
-    ("truncated.jpg", "truncated"), ("corrupt.png", "cannot identify"),
-    ("empty.png", "cannot identify"), ("a_directory.jpg", "directory"),
+    ("truncated.jpg", "truncated"), ("corrupt.png", "not an image in a supported format"),
+    ("empty.png", "not an image in a supported format"), ("a_directory.jpg", "it is a folder"),
+    ("fifo.jpg", "it is not a regular file"), ("icon.ico", "not an image in a supported format"),
     ("one_pixel.png", "1x1 pixels"), ("bomb.png", "decompression bomb"),
     ("missing.png", "No such file")])
 def test_bad_image_raises_naming_the_file(bad_images, name, reason):
@@ -94,6 +98,14 @@ def test_bad_image_raises_naming_the_file(bad_images, name, reason):
     message = str(info.value)
     assert str(bad_images / name) in message and reason in message and "\n" not in message
     assert info.value.name == str(bad_images / name)
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_size(tmp_path):
+    solid((200, 10, 10), (4000, 3000)).save(tmp_path / "large.jpg")
+    assert load_image(tmp_path / "large.jpg").size == (4000, 3000)
+    reduced = load_image(tmp_path / "large.jpg", at_least=256)
+    assert reduced.size == (500, 375)             # 1/8 scale keeps both sides >= 256
+    assert reduced.getpixel((10, 10))[0] > 150
 
 
 def test_batch_mode_keeps_the_good_and_lists_the_skipped(bad_images):

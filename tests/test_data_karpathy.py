@@ -64,7 +64,7 @@ def test_coco_filepath_and_restval(tmp_path):
     folded = load_karpathy(path, root, restval_to_train=True)
     assert [im.imgid for im in folded.split("train")] == [0, 1, 2]
     assert "restval" not in folded.splits
-    with pytest.raises(KeyError, match="restval"):
+    with pytest.raises(DatasetError, match="restval"):
         folded.split("restval")
 
 

@@ -8,7 +8,7 @@ from caption.data import shapes
 from caption.data.karpathy import load_karpathy
 from caption.data.shapes import attribute_scores, build_shapes
 from caption.data.shapes_scene import COLOURS, SHAPES, render, sample_scene
-from caption.data.shapes_text import caption_text, describe, mentioned_pairs
+from caption.data.shapes_text import caption_text, mentioned_pairs, write_captions
 from caption.data.tokenize import tokenize
 
 COUNTS = (20, 5, 5)
@@ -51,7 +51,7 @@ def test_captions_name_sizes_counts_and_relations():
     scene = [{"colour": "red", "shape": "circle", "size": "small", "row": 0, "col": 0},
              {"colour": "red", "shape": "circle", "size": "small", "row": 1, "col": 0},
              {"colour": "blue", "shape": "square", "size": "large", "row": 2, "col": 2}]
-    captions = [" ".join(c) for c in describe(scene, np.random.default_rng(0))]
+    captions = [" ".join(c) for c in write_captions(scene, np.random.default_rng(0))]
     assert all("two small red circles" in c and "a large blue square" in c for c in captions)
     relational = [c for c in captions if any(r in c for r in ("left of", "right of", "above", "below"))]
     assert len(relational) == 3

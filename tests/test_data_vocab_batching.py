@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from caption.data.batching import encode_images, iterate_batches, pad_batch
+from caption.data.batching import encode_captions, iterate_batches, pad_batch
 from caption.data.karpathy import Image
 from caption.data.tokenize import tokenize
 from caption.data.vocab import Vocabulary
@@ -81,7 +81,7 @@ def epoch(encoded, vocab, seed, **options):
 def test_batches_are_deterministic_and_resumable():
     images = make_images()
     vocab = Vocabulary.build([t for im in images for t in im.tokens], min_count=1)
-    encoded = encode_images(images, vocab)
+    encoded = encode_captions(images, vocab)
     first, again, other = epoch(encoded, vocab, 7), epoch(encoded, vocab, 7), epoch(encoded, vocab, 8)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a.tokens, b.tokens)
@@ -101,7 +101,7 @@ def test_batches_are_deterministic_and_resumable():
 def test_one_sentence_per_image_per_epoch():
     images = make_images()
     vocab = Vocabulary.build([t for im in images for t in im.tokens], min_count=1)
-    encoded = encode_images(images, vocab)
+    encoded = encode_captions(images, vocab)
     batches = epoch(encoded, vocab, 0)
     assert [len(b.image_indices) for b in batches] == [4, 4, 2]
     seen = np.concatenate([b.image_indices for b in batches])
@@ -122,7 +122,7 @@ def test_all_sentences_batches_hold_whole_images():
     images = make_images()
     vocab = Vocabulary.build([t for im in images for t in im.tokens], min_count=1)
     seen = []
-    for batch in epoch(encode_images(images, vocab), vocab, 2, all_sentences=True):
+    for batch in epoch(encode_captions(images, vocab), vocab, 2, all_sentences=True):
         distinct = list(dict.fromkeys(batch.image_indices.tolist()))
         assert len(distinct) <= 4                          # batch_size counts images
         for i in distinct:                                 # each with all its sentences, together
@@ -137,13 +137,13 @@ def test_all_sentences_and_max_length():
     images = make_images()
     vocab = Vocabulary.build([t for im in images for t in im.tokens], min_count=1)
     total = sum(len(im.tokens) for im in images)
-    pairs = [(int(i), tuple(t[m].tolist())) for b in epoch(encode_images(images, vocab), vocab, 1,
+    pairs = [(int(i), tuple(t[m].tolist())) for b in epoch(encode_captions(images, vocab), vocab, 1,
                                                        all_sentences=True)
              for i, t, m in zip(b.image_indices, b.tokens, b.mask)]
     assert len(pairs) == total
     expected = sorted((i, (1, *vocab.encode(t), 2)) for i, im in enumerate(images) for t in im.tokens)
     assert sorted(pairs) == expected
-    short = epoch(encode_images(images, vocab, max_length=3), vocab, 1, all_sentences=True)
+    short = epoch(encode_captions(images, vocab, max_length=3), vocab, 1, all_sentences=True)
     assert max(b.tokens.shape[1] for b in short) == 3 + 2
     with pytest.raises(ValueError, match="max_length"):
-        encode_images(images, vocab, max_length=0)
+        encode_captions(images, vocab, max_length=0)

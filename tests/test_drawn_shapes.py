@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from caption.data.shapes_text import attribute_scores, mentioned_pairs
-from caption.describe import describe
+from describing import describe
 
 RUN = pathlib.Path(__file__).resolve().parents[1] / "weights" / "shapes-captioner"
 pytestmark = pytest.mark.skipif(not (RUN / "best.h5").exists(), reason="no shipped shapes captioner")

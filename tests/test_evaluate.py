@@ -2,6 +2,7 @@
 import html.parser
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from caption import evaluate, report, train
+from caption import evaluate, train
+from caption.evaluation import report
 from caption.data.features import write_features
 from caption.data.karpathy import Image
 from caption.data.shapes import build_shapes
@@ -151,8 +153,8 @@ def write_png(path, size=(8, 8)):
 
 def test_report_escapes_text(tmp_path):
     """A caption, a reference and a file name holding markup are shown as text."""
-    (tmp_path / "config.json").write_text(json.dumps({"task": "caption", "note": SCRIPT}))
-    (tmp_path / "log.jsonl").write_text(json.dumps({"epoch": 1, "train_loss": 2.0, "CIDEr-D": 0.1}) + "\n")
+    config = {"task": "caption", "note": SCRIPT}
+    log = [{"epoch": 1, "train_loss": 2.0, "CIDEr-D": 0.1}]
     evil_name = '"><img src=x onerror=alert(1)>.png'
     images = [Image(filename=evil_name, relpath=evil_name, imgid=7, split="test",
                     tokens=[["a", "b"]], raw=[f"a red {SCRIPT} circle"], sentids=[0],
@@ -163,7 +165,7 @@ def test_report_escapes_text(tmp_path):
     evaluation = {"run": str(tmp_path), "task": "caption", "split": "test", "checkpoint": "best",
                   "beam": 2, "images": 1, "metrics": {"CIDEr-D": 0.5, "METEOR": f"not computed: {SCRIPT}"},
                   "captions": [record]}
-    path = report.caption_report(tmp_path, evaluation, images, sample=24)
+    path = report.caption_report(tmp_path, evaluation, images, config, log, sample=24)
     source = path.read_text(encoding="utf-8")
     page = Page(source)
     assert "script" not in {tag for tag, _ in page.tags}
@@ -177,13 +179,13 @@ def test_report_escapes_text(tmp_path):
 
 
 def test_report_without_readable_image(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"task": "caption"}))
     images = [Image(filename="gone.png", relpath="gone.png", imgid=1, split="test", tokens=[["a"]],
                     raw=["a"], sentids=[0], path=tmp_path / "gone.png")]
     evaluation = {"metrics": {}, "captions": [{"caption": "a", "scores": {"CIDEr-D": 0.0},
                                                "alternatives": [{"caption": "a", "score": 0.0,
                                                                  "logprob": 0.0}]}]}
-    page = parse_report(report.caption_report(tmp_path, evaluation, images).parent)
+    page = parse_report(report.caption_report(tmp_path, evaluation, images, {"task": "caption"},
+                                              []).parent)
     assert page.srcs() == []
     assert "image not available" in page.headings()
     assert "No training log" in page.headings()
@@ -214,23 +216,31 @@ def test_sample_rows_deterministic():
 
 
 @pytest.mark.parametrize("setup, message", [
-    (lambda path: None, "no such folder"),
+    (lambda path: None, "no such run folder"),
     (lambda path: path.mkdir(), "no config.json"),
     (lambda path: (path.mkdir(), (path / "config.json").write_text("{not json")), "not valid JSON"),
     (lambda path: (path.mkdir(), (path / "config.json").write_text('{"task": "caption"}')),
-     "no best.h5"),
+     "the setting 'data' is missing"),
 ])
-def test_bad_run_folder(tmp_path, setup, message):
+def test_bad_run_folder(tmp_path, setup, message, capsys):
     run = tmp_path / "run"
     setup(run)
-    with pytest.raises(SystemExit, match=message):
-        evaluate.main(["--run", str(run)])
+    assert evaluate.main(["--run", str(run)]) == 1
+    assert message in capsys.readouterr().err
     assert not (run / "report.html").exists()
-    assert run.exists() == (message != "no such folder")
+    assert run.exists() == (message != "no such run folder")
 
 
-def test_bad_flags(caption_run):
-    with pytest.raises(SystemExit, match="--beam"):
-        evaluate.main(["--run", str(caption_run), "--beam", "0"])
-    with pytest.raises(SystemExit, match="--sample"):
-        evaluate.main(["--run", str(caption_run), "--sample", "-1"])
+def test_a_run_without_the_checkpoint(caption_run, tmp_path, capsys):
+    run = tmp_path / "copy"
+    shutil.copytree(caption_run, run)
+    (run / "best.h5").unlink()
+    assert evaluate.main(["--run", str(run)]) == 1
+    assert "best.h5: no such checkpoint" in capsys.readouterr().err
+
+
+def test_bad_flags(caption_run, capsys):
+    assert evaluate.main(["--run", str(caption_run), "--beam", "0"]) == 1
+    assert "--beam 0" in capsys.readouterr().err
+    assert evaluate.main(["--run", str(caption_run), "--sample", "-1"]) == 1
+    assert "--sample -1" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from caption import features
+from caption.cnn import extract
 from caption.data.features import load_features
 from caption.data.karpathy import load_karpathy
 from caption.data.shapes import build_shapes
@@ -43,7 +44,7 @@ class Killed(Exception):
 
 def test_a_killed_run_resumes_and_encodes_each_row_once(tiny, straight, tmp_path, monkeypatch):
     encoded, killed = [], []
-    original = features.load_images
+    original = extract.load_images
 
     def counting(paths):
         if len(encoded) == 6 and not killed:   # killed once, after two batches of three
@@ -52,7 +53,7 @@ def test_a_killed_run_resumes_and_encodes_each_row_once(tiny, straight, tmp_path
         encoded.extend(paths)
         return original(paths)
 
-    monkeypatch.setattr(features, "load_images", counting)
+    monkeypatch.setattr(extract, "load_images", counting)
     out = tmp_path / "feats.h5"
     with pytest.raises(Killed):
         run(tiny, out)
@@ -73,7 +74,7 @@ def test_shards_merge_into_the_whole(tiny, straight, tmp_path):
     with h5py.File(merged) as a, h5py.File(straight) as b:
         np.testing.assert_allclose(a["features"][:], b["features"][:], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="more than one shard"):
-        features.merge([parts[0], parts[0]], tmp_path / "twice.h5")
+        extract.merge([parts[0], parts[0]], tmp_path / "twice.h5")
 
 
 def test_a_corrupt_image_is_listed_and_the_rest_kept(tiny, tmp_path, capsys):
@@ -90,6 +91,7 @@ def test_a_corrupt_image_is_listed_and_the_rest_kept(tiny, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("shard", ["3", "0/2", "3/2", "a/b"])
-def test_bad_shards_are_refused(shard):
-    with pytest.raises(ValueError, match="shard"):
-        features.shard_rows(10, shard)
+def test_bad_shards_are_refused(shard, capsys):
+    with pytest.raises(SystemExit):
+        features.parser().parse_args(["--data", "d.json", "--out", "f.h5", "--shard", shard])
+    assert "--shard" in capsys.readouterr().err

@@ -20,8 +20,8 @@ from caption.data.karpathy import load_karpathy
 from caption.data.shapes import build_shapes
 from caption.data.vocab import Vocabulary
 from caption.metrics.retrieval import retrieval_metrics
-from caption.ranking import Ranker, sentence_words
-from caption.tasks.ranking import RankTask, build_ranker, flatten
+from caption.models.ranker import Ranker, sentence_words
+from caption.training.tasks.rank import RankTask, flatten
 from nnscratch import Tensor, no_grad
 from nnscratch.gradcheck import gradcheck
 from nnscratch.layers import Module
@@ -203,7 +203,7 @@ def make_task(dataset, features, encoder="rnn", all_sentences=False):
     inputs = {split: features[[im.imgid for im in dataset.split(split)]]
               for split in ("train", "val", "test")}
     rng = np.random.default_rng(0)
-    model = build_ranker(config, vocab, features.shape[1], rng)
+    model = RankTask.build_model(config, vocab, features.shape[1], rng)
     return RankTask(config, dataset, vocab, inputs, model, rng)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from nnscratch import Tensor
 from nnscratch.gradcheck import gradcheck
-from caption.cnn.small import SmallCNN
+from caption.models.small_cnn import SmallCNN
 
 
 @pytest.mark.parametrize("global_max", [False, True])

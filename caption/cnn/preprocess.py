@@ -10,6 +10,8 @@ short side is S, cut the centred S×S square, reorder channels, normalise.
 
 Shapes: N images, S the input side; a batch is (N, 3, S, S) float32.
 """
+import os
+import stat
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -17,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 MIN_SIDE = 8  # smaller images hold too little to classify; they are refused
+FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")   # what load_image opens
 
 
 class ImageError(ValueError):
@@ -60,31 +63,64 @@ class Preprocessing:
                    tuple(d["std"]), float(d["scale"]))
 
 
-def describe(source, index=0):
+def image_name(source, index=0):
     """The name of an image in messages: its path, or its file name if it has one."""
     if isinstance(source, Image.Image):
         return getattr(source, "filename", "") or f"<image {index}>"
     return str(source)
 
 
-def load_image(source, name=None):
+def open_regular(path):
+    """``path`` opened for reading in binary, if it is a regular file (after symlinks).
+
+    Opened without blocking, so that a FIFO or a device named like an image is
+    refused at once instead of waiting forever for a writer.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise IsADirectoryError(f"it is {kind}")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def load_image(source, name=None, at_least=None):
     """An RGB Pillow image from a path or an Image; ImageError if it is unusable.
 
-    Refused: what is not a readable image (a directory, an empty, corrupt or
-    truncated file), an image beyond Pillow's decompression-bomb limit, and
-    one smaller than MIN_SIDE pixels on a side.
+    Refused: what is not a regular file (a folder, a FIFO, a device), a file
+    in none of the FORMATS, an unreadable image (empty, corrupt or
+    truncated), an image beyond Pillow's decompression-bomb limit, and one
+    smaller than MIN_SIDE pixels on a side. ``at_least``: the side the caller
+    will shrink the image to; a large JPEG is then decoded at the smallest
+    scale (1/2, 1/4, 1/8) that keeps both sides at least this long, rather
+    than whole.
     """
-    name = describe(source) if name is None else name
+    name = image_name(source) if name is None else name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = source if isinstance(source, Image.Image) else Image.open(source)
-            image.load()
+            if isinstance(source, Image.Image):
+                image = source
+                image.load()
+            else:
+                with open_regular(source) as f:
+                    image = Image.open(f, formats=FORMATS)
+                    if at_least is not None:
+                        image.draft("RGB", (at_least, at_least))
+                    image.load()
             image = ImageOps.exif_transpose(image)
             rgb = to_rgb(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
+        if isinstance(error, Image.UnidentifiedImageError):
+            reason = f"not an image in a supported format ({', '.join(FORMATS)})"
+        else:
+            reason = " ".join(str(error).split()) or type(error).__name__
         raise ImageError(name, reason) from None
     if min(rgb.size) < MIN_SIDE:
         raise ImageError(name, f"it is {rgb.size[0]}x{rgb.size[1]} pixels, smaller than "
@@ -145,7 +181,7 @@ def load_images(sources):
     images, kept, errors = [], [], []
     for index, source in enumerate(sources):
         try:
-            images.append(load_image(source, describe(source, index)))
+            images.append(load_image(source, image_name(source, index)))
             kept.append(index)
         except ImageError as error:
             errors.append(error)

@@ -27,13 +27,13 @@ class Batch:
     mask: np.ndarray            # (B, T) bool
 
 
-def encode_images(images, vocab, max_length=None):
+def encode_captions(images, vocab, max_length=None):
     """Every sentence of every image as ids: a list (per image) of lists of id lists.
 
     max_length: keep at most this many words of a sentence (None: all).
     """
     if max_length is not None and max_length < 1:
-        raise ValueError(f"encode_images: max_length must be at least 1, got {max_length}")
+        raise ValueError(f"encode_captions: max_length must be at least 1, got {max_length}")
     return [[vocab.encode(tokens[:max_length]) for tokens in image.tokens] for image in images]
 
 
@@ -56,7 +56,7 @@ def chunks(rows, size):
 def iterate_batches(encoded, vocab, batch_size, rng, all_sentences=False, drop_last=False):
     """One epoch of shuffled batches.
 
-    encoded:       output of ``encode_images`` (N images).
+    encoded:       output of ``encode_captions`` (N images).
     all_sentences: False: one sentence per image, drawn at random each epoch
                    (N rows per epoch); True: every sentence of every image,
                    a batch holding ``batch_size`` images with all their

@@ -19,6 +19,10 @@ import h5py
 import numpy as np
 
 
+class FeaturesError(ValueError):
+    """A feature file that cannot be used; names the file."""
+
+
 class Features:
     """Feature rows (N, D) float32 with the imgid of each row."""
 
@@ -49,7 +53,7 @@ def write_features(path, array, imgids):
         f.create_dataset("imgid", data=imgids)
 
 
-def load_features(path, dataset):
+def load_features(path, dataset, expected_dim=None):
     """Read an HDF5 (.h5, .hdf5) or MATLAB (.mat) feature file for ``dataset``."""
     path = Path(path)
     if path.suffix == ".mat":

@@ -19,7 +19,6 @@ image (its position, filename and imgid) and the field. Images missing from
 the image folder are gathered and reported together.
 """
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -60,12 +59,12 @@ class Dataset:
     def split(self, name):
         """The images of one split ("train", "val", "test", or "restval" when kept)."""
         if name not in self.splits:
-            raise KeyError(f"{self.json_path}: no split {name!r}; "
-                           f"the splits are {sorted(self.splits)}")
+            raise DatasetError(f"{self.json_path}: no split {name!r}; "
+                               f"the splits are {sorted(self.splits)}")
         return self.splits[name]
 
 
-def load_karpathy(json_path, image_root=None, restval_to_train=False):
+def load_karpathy(json_path, image_root=None, restval_to_train=False, images_required=True):
     """Read a Karpathy split JSON into a ``Dataset``.
 
     json_path:        the dataset_*.json file.
@@ -73,6 +72,10 @@ def load_karpathy(json_path, image_root=None, restval_to_train=False):
                       subfolders). When given, every image must exist there.
                       When None, images are neither located nor checked.
     restval_to_train: put "restval" images in the train split.
+    images_required:  False when the images are only nice to have (training
+                      from precomputed features: the report shows those it
+                      finds); an image that is missing or refused then keeps
+                      ``path`` None instead of raising.
     """
     json_path = Path(json_path)
     records = _read_records(json_path)
@@ -84,7 +87,7 @@ def load_karpathy(json_path, image_root=None, restval_to_train=False):
                 image.split = "train"
     if image_root is not None:
         image_root = Path(image_root)
-        _locate_images(json_path, image_root, images)
+        _locate_images(json_path, image_root, images, images_required)
     splits = {}
     for image in images:
         splits.setdefault(image.split, []).append(image)
@@ -174,17 +177,36 @@ def _relative_part(json_path, where, name, value):
     return part
 
 
-def _locate_images(json_path, image_root, images):
-    """Set each Image.path under image_root; list every missing file at once."""
+def _locate_images(json_path, image_root, images, required=True):
+    """Set each Image.path under image_root; list every missing or refused file at once.
+
+    A file must be a regular file (not a folder, FIFO or device) and, once
+    symlinks are resolved, lie inside the image root. Not ``required``: such
+    images keep path None.
+    """
     if not image_root.is_dir():
+        if not required:
+            return
         raise DatasetError(f"{json_path}: the image root {image_root} is not a folder")
-    missing = []
+    root = image_root.resolve()
+    problems = {"missing": [], "not a regular file": [], "outside the image root": []}
     for image in images:
-        image.path = image_root / image.relpath
-        if not os.path.isfile(image.path):
-            missing.append(image.relpath)
-    if missing:
-        shown = ", ".join(missing[:MAX_LISTED])
-        more = f" and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
-        raise DatasetError(f"{json_path}: {len(missing)} of {len(images)} images are "
-                           f"missing under {image_root}: {shown}{more}")
+        path = image_root / image.relpath
+        real = path.resolve()
+        problem = ("outside the image root" if not real.is_relative_to(root) else
+                   "missing" if not real.exists() else
+                   "not a regular file" if not real.is_file() else None)
+        if problem is None:
+            image.path = path
+        else:
+            problems[problem].append(image.relpath)
+    if not required:
+        return
+    for problem, names in problems.items():
+        if names:
+            shown = ", ".join(names[:MAX_LISTED])
+            more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+            raise DatasetError(f"{json_path}: {len(names)} of {len(images)} images are "
+                               f"{problem} under {image_root}: {shown}{more}"
+                               + ("; with precomputed --features no image is needed"
+                                  if problem == "missing" else ""))

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from .karpathy import load_karpathy
 from .shapes_scene import render, sample_scene
-from .shapes_text import attribute_scores, caption_text, describe  # noqa: F401 (re-exported)
+from .shapes_text import attribute_scores, caption_text, write_captions  # noqa: F401 (re-exported)
 
 GENERATOR = "shapes-v1"
 SPLITS = ("train", "val", "test")
@@ -126,7 +126,7 @@ def _generate(folder, seed, counts, progress):
             scene = sample_scene(rng)
             PILImage.fromarray(render(scene, rng)).save(folder / IMAGE_DIR / _image_name(imgid),
                                                         compress_level=1)
-            records.append(_record(imgid, split, scene, describe(scene, rng)))
+            records.append(_record(imgid, split, scene, write_captions(scene, rng)))
             bar.update()
     bar.close()
     data = {"dataset": "shapes", "generator": GENERATOR, "seed": seed, "images": records}

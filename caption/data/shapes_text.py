@@ -31,7 +31,7 @@ RELATION_CAPTIONS = 3    # of the five, when the scene has a relation to state
 CAPTIONS_PER_IMAGE = 5
 
 
-def describe(scene, rng):
+def write_captions(scene, rng):
     """Five distinct captions of ``scene``, each a list of words (commas kept as ",")."""
     groups = _groups(scene)
     relational = sorted(set(_relation_captions(groups)))

@@ -70,10 +70,14 @@ class Vocabulary:
                 words.append(self.words[i])
         return words
 
+    def to_json(self):
+        """The vocabulary as the JSON text that ``save`` writes and ``load`` reads."""
+        data = {"format": FORMAT, "min_count": self.min_count, "words": self.words}
+        return json.dumps(data, ensure_ascii=False, indent=0)
+
     def save(self, path):
         """Write the vocabulary as JSON (``load`` reads it back equal)."""
-        data = {"format": FORMAT, "min_count": self.min_count, "words": self.words}
-        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
+        Path(path).write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path):

@@ -9,7 +9,7 @@ average under those scores:
     e_tl = (q_t W_q) · (r_l W_k),   α_t = softmax_l(e_t),   c_t = Σ_l α_tl r_l
 
 The caption generator's query is the word just read and its state
-(caption/captioner.py): having just said "red", it looks at the red object
+(caption/models/captioner.py): having just said "red", it looks at the red object
 and reads its shape there, so which colour goes with which shape is settled
 by *where* the model looks, not by one vector for the whole picture.
 

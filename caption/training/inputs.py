@@ -2,17 +2,22 @@
 (``--cnn small``), or the vectors of a frozen pretrained CNN (thesis §3.6.1:
 the CNN is frozen, so its features are computed once and cached).
 
+Only the small CNN needs the image files. With ``--features`` the vectors
+come from the file and no image is opened; without it they are computed once
+into the feature cache (``cached_features`` of caption/cnn/extract.py), which needs the images
+only the first time.
+
 Shapes: N images, S image side, K feature size.
 """
 import numpy as np
 
-from .cnn.preprocess import ImageError, load_image
-from .data.features import load_features
+from ..cnn.extract import FEATURE_SIZE, cached_features
+from ..cnn.preprocess import ImageError, load_image
+from ..data.features import load_features
+from ..models.small_cnn import SIDE
 
-SMALL_CNN_SIDE = 64
 
-
-def load_pixels(images, side=SMALL_CNN_SIDE):
+def load_pixels(images, side=SIDE):
     """The images of a split as uint8 (N, 3, S, S), resized to S×S if needed.
 
     Unreadable images are listed together (count and first few) in one error.
@@ -20,8 +25,10 @@ def load_pixels(images, side=SMALL_CNN_SIDE):
     out = np.empty((len(images), 3, side, side), dtype=np.uint8)
     failed = []
     for row, image in enumerate(images):
+        if image.path is None:
+            raise ImageError(image.relpath, "the dataset was loaded without an image folder")
         try:
-            rgb = load_image(image.path)
+            rgb = load_image(image.path, at_least=side)
         except ImageError as error:
             failed.append(str(error))
             continue
@@ -33,18 +40,13 @@ def load_pixels(images, side=SMALL_CNN_SIDE):
     return out
 
 
-def pixels_to_float(pixels):
-    """uint8 pixels -> float32 in [-1, 1], the small CNN's input."""
-    return pixels.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
-
-
 def split_inputs(config, dataset, splits):
     """{split: uint8 pixels (N, 3, S, S) or float32 features (N, K)} for ``splits``."""
     if config["cnn"] == "small":
         return {split: load_pixels(dataset.split(split)) for split in splits}
-    if config.get("features"):
-        features = load_features(config["features"], dataset)
+    if config["features"]:
+        features = load_features(config["features"], dataset,
+                                 expected_dim=FEATURE_SIZE[config["cnn"]])
     else:
-        from .features import cached_features  # pretrained CNNs load only when needed
         features = cached_features(dataset, config["cnn"], device=config["device"])
     return {split: features.for_images(dataset.split(split)) for split in splits}

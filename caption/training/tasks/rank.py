@@ -1,4 +1,4 @@
-"""Training and evaluating the image–sentence ranking model (thesis §3.6, §5.2).
+"""The image–sentence ranking model as a task: training and evaluating it (thesis §3.6, §5.2).
 
 Each mini-batch pairs K distinct images with one sentence of each, so that
 the matching pairs of eq. 3.6 are exactly the diagonal of the K×K score
@@ -9,6 +9,8 @@ split, 1000 images × 5000 sentences), and the retrieval metrics of Karpathy
 annotation (image → sentences) and image search (sentence → image), each
 R@1, R@5, R@10 (percentages) and the median rank.
 """
+import functools
+import pathlib
 import tempfile
 
 import numpy as np
@@ -16,22 +18,19 @@ import numpy as np
 from nnscratch import Tensor, no_grad
 from nnscratch.backend import to_cpu
 
-from ..data.batching import Batch, chunks, encode_images, iterate_batches, pad_batch
-from ..metrics.retrieval import RECALL_AT, retrieval_metrics
-from ..ranking import Ranker, sentence_words
-from ..run import RunFolder
-from ..train import OPTIMIZERS
-from ..trainer import train
+from ...data.batching import Batch, chunks, encode_captions, iterate_batches, pad_batch
+from ...evaluation.report import ranking_report
+from ...evaluation.tables import retrieval_table
+from ...metrics.retrieval import RECALL_AT, retrieval_metrics
+from ...models.device import pick_device
+from ...models.ranker import Ranker, sentence_words
+from ..loop import train
+from ..optimizers import build_optimizer
+from ..run_folder import RunFolder
+from .registry import register
 
 EVAL_BATCH = 1000
 DIRECTIONS = ("annotation", "search")
-
-
-def build_ranker(config, vocab, feature_size, rng):
-    """The Ranker a config describes, over frozen features of ``feature_size``."""
-    return Ranker(len(vocab), feature_size, embed_size=config["embed_size"],
-                  encoder=config["encoder"], pooling=config["pooling"],
-                  margin=config["margin"], rng=rng)
 
 
 def distinct_image_batches(encoded, vocab, batch_size, rng, all_sentences=False):
@@ -66,16 +65,24 @@ def flatten(metrics):
     return flat
 
 
+@register("rank")
 class RankTask:
-    """The ranking model as a trainer task (see caption/trainer.py)."""
+    """The ranking model as a trainer task (see caption/training/loop.py)."""
 
     selection_metric = "R@sum"
+
+    @staticmethod
+    def build_model(config, vocab, feature_size, rng):
+        """The Ranker a config describes, over frozen features of ``feature_size``."""
+        return Ranker(len(vocab), feature_size, embed_size=config["embed_size"],
+                      encoder=config["encoder"], pooling=config["pooling"],
+                      margin=config["margin"], rng=rng)
 
     def __init__(self, config, dataset, vocab, inputs, model, rng, to_device=np.asarray):
         self.config, self.dataset, self.vocab = config, dataset, vocab
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
-        self.encoded = {split: encode_images(dataset.split(split), vocab) for split in inputs}
+        self.encoded = {split: encode_captions(dataset.split(split), vocab) for split in inputs}
 
     def features(self, split, rows):
         """CNN features (len(rows), K) of some images of a split, on the model's device."""
@@ -134,17 +141,29 @@ class RankTask:
     def sibling(self, config):
         """A new task on the same data with a freshly initialised model for ``config``."""
         rng = np.random.default_rng(config["seed"])
-        model = build_ranker(config, self.vocab, self.inputs["train"].shape[1], rng)
-        if config["device"] == "gpu":
-            model.to_gpu()
+        model = pick_device(config["device"]).place(
+            self.build_model(config, self.vocab, self.inputs["train"].shape[1], rng))
         return RankTask(config, self.dataset, self.vocab, self.inputs, model, rng, self.to_device)
 
     def fit(self):
         """Train with the shared trainer in a throw-away run folder, keeping the best checkpoint."""
         config = {**self.config, "max_steps": None}
-        optimizer = OPTIMIZERS[config["optimizer"]](self.model.parameters(), config)
+        optimizer = build_optimizer(self.model.parameters(), config)
         with tempfile.TemporaryDirectory() as folder:
-            run = RunFolder(folder)
+            run = RunFolder.create(pathlib.Path(folder) / "run", {})
             train(self, optimizer, run, config, progress=False)
             run.load_checkpoint("best", self.model)
         self.model.eval()
+
+    def evaluation(self, split, beam=1, meteor=False):
+        """(what caption.evaluate writes: the retrieval metrics; the function writing its
+        report). ``beam`` and ``meteor`` are the caption task's and do not apply."""
+        v, s, image_of = self.embed_split(split)
+        scores = v @ s.T                                                # eq. 3.6: S = V Sᵀ
+        report = functools.partial(ranking_report, images=self.dataset.split(split),
+                                   scores=scores, image_of=image_of)
+        return {"metrics": retrieval_metrics(scores, image_of)}, report
+
+    @staticmethod
+    def table(metrics):
+        return retrieval_table(metrics)

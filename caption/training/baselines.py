@@ -9,7 +9,7 @@ from collections import Counter
 
 import numpy as np
 
-from .metrics import cider_d, score
+from ..metrics import cider_d, score
 
 CANDIDATES = 30      # most frequent training captions tried
 SAMPLE = 100         # training images the choice is scored on

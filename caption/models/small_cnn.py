@@ -13,19 +13,31 @@ in any cell, so what is in the picture is learned from every position at
 once, while the flattened map still tells where things are.
 
 ``regions`` also gives the last map as L = (S/8)² region vectors of C
-channels, for the captioner's attention (caption/captioner.py).
+channels, for the captioner's attention (caption/models/captioner.py).
+
+Its input is an image of SIDE × SIDE pixels as floats in [-1, 1]
+(``pixels_to_float``).
 
 Shapes: N batch, S image side (a multiple of 8), K feature size, C channels
 of the last stage.
 """
+import numpy as np
+
 import nnscratch.functional as F
 from nnscratch.layers import Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential
+
+SIDE = 64   # the shapes set's images; other images are resized to it
+
+
+def pixels_to_float(pixels):
+    """uint8 pixels -> float32 in [-1, 1], the small CNN's input."""
+    return pixels.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
 class SmallCNN(Module):
     """Images (N, 3, S, S) -> features (N, K)."""
 
-    def __init__(self, image_size=64, channels=(16, 32, 32), feature_size=256, global_max=False,
+    def __init__(self, image_size=SIDE, channels=(16, 32, 32), feature_size=256, global_max=False,
                  rng=None):
         super().__init__()
         if image_size % 8:

@@ -1,4 +1,4 @@
-"""Training and evaluating the caption generator (thesis §3.7, §5.3).
+"""The caption generator as a task: training and evaluating it (thesis §3.7, §5.3).
 
 The task feeds mini-batches of (image, caption) to ``Captioner.loss`` and,
 to evaluate a split, decodes one caption per image (greedy, or beam search)
@@ -6,6 +6,7 @@ and scores it against the references with the COCO metrics, plus the
 perplexity of the references under the model and, on the shapes set, the
 precision and recall of the (colour, shape) pairs the captions name.
 """
+import functools
 
 import numpy as np
 
@@ -13,45 +14,50 @@ import nnscratch.functional as F
 from nnscratch import Tensor
 from nnscratch.backend import to_cpu
 
+from ...data.batching import chunks, encode_captions, iterate_batches, pad_batch
+from ...data.shapes_text import attribute_scores
+from ...evaluation.report import caption_report
+from ...evaluation.tables import format_metrics
+from ...metrics import score, score_per_image
+from ...metrics.perplexity import perplexity
+from ...models.captioner import Captioner
+from ...models.decoding import beam_search, greedy
+from ...models.small_cnn import SmallCNN, pixels_to_float
 from ..baselines import constant_caption_scores
-from ..captioner import Captioner
-from ..cnn.small import SmallCNN
-from ..data.batching import chunks, encode_images, iterate_batches, pad_batch
-from ..data.shapes_text import attribute_scores
-from ..decode import beam_search, greedy
-from ..inputs import pixels_to_float
-from ..metrics import score
-from ..metrics.perplexity import perplexity
+from .registry import register
 
 EVAL_BATCH = 250
 LENGTH_BUCKETS = 4   # training batches run as 4 groups of similar length (Captioner.loss)
 
 
-def build_captioner(config, vocab, feature_size, rng):
-    """The Captioner a config describes (with a SmallCNN encoder for ``--cnn small``)."""
-    encoder = (SmallCNN(channels=tuple(config["cnn_channels"]),
-                         feature_size=config["cnn_features"],
-                         global_max=config["cnn_global_max"], rng=rng)
-               if config["cnn"] == "small" else None)
-    return Captioner(len(vocab), encoder.feature_size if encoder else feature_size,
-                     embed_size=config["embed_size"], hidden_size=config["hidden_size"],
-                     cell=config["cell"], condition=config["condition"],
-                     dropout=config["dropout"], encoder=encoder,
-                     attention=config.get("attention", 0),  # 0 in runs saved before it existed
-                     rng=rng)
+NOT_ASKED = "not computed: not asked for (add --meteor)"
 
 
+@register("caption")
 class CaptionTask:
-    """The caption generator as a trainer task (see caption/trainer.py)."""
+    """The caption generator as a trainer task (see caption/training/loop.py)."""
 
     selection_metric = "CIDEr-D"
+
+    @staticmethod
+    def build_model(config, vocab, feature_size, rng):
+        """The Captioner a config describes (with a SmallCNN encoder for ``--cnn small``)."""
+        encoder = (SmallCNN(channels=tuple(config["cnn_channels"]),
+                             feature_size=config["cnn_features"],
+                             global_max=config["cnn_global_max"], rng=rng)
+                   if config["cnn"] == "small" else None)
+        return Captioner(len(vocab), encoder.feature_size if encoder else feature_size,
+                         embed_size=config["embed_size"], hidden_size=config["hidden_size"],
+                         cell=config["cell"], condition=config["condition"],
+                         dropout=config["dropout"], encoder=encoder,
+                         attention=config["attention"], rng=rng)
 
     def __init__(self, config, dataset, vocab, inputs, model, rng, to_device=np.asarray):
         self.config, self.dataset, self.vocab = config, dataset, vocab
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
-        self.never = (vocab.pad_id, vocab.start_id)  # never generated (caption/decode.py)
-        self.encoded = {split: encode_images(dataset.split(split), vocab, config["max_length"])
+        self.never = (vocab.pad_id, vocab.start_id)  # never generated (caption/models/decoding.py)
+        self.encoded = {split: encode_captions(dataset.split(split), vocab, config["max_length"])
                         for split in inputs}
 
     def images(self, split, rows):
@@ -120,7 +126,6 @@ class CaptionTask:
             metrics["attribute_recall"] = attributes["recall"]
         return metrics
 
-
     def final_metrics(self):
         """Test-split metrics of the model (beam search of width config["beam"]; validation
         during training decodes greedily, for speed), beside the best constant caption's."""
@@ -129,3 +134,32 @@ class CaptionTask:
         metrics["baselines"] = {"best constant caption": constant_caption_scores(
             self.dataset.split("train"), self.dataset.split("test"))}
         return metrics
+
+    def alternatives(self, split, beam):
+        """Per image of the split, its decoded Hypotheses, best first (one when greedy)."""
+        if beam == 1:
+            return [[h] for h in self.decode(split, 1)]
+        return self.decode_beams(split, beam)
+
+    def evaluation(self, split, beam=1, meteor=False):
+        """(what caption.evaluate writes: the metrics and one record per image, with
+        imgid, filename, caption, alternatives and scores; the function writing its report)."""
+        images = self.dataset.split(split)
+        alternatives = self.alternatives(split, beam)
+        words = [self.vocab.decode(hyps[0].ids) for hyps in alternatives]
+        metrics = self.score_captions(split, words, meteor=meteor)
+        if not meteor:
+            metrics["METEOR"] = NOT_ASKED
+        scores = score_per_image({i: image.tokens for i, image in enumerate(images)},
+                                 dict(enumerate(words)), tokenized=True)
+        captions = [{"imgid": image.imgid, "filename": image.filename, "caption": " ".join(w),
+                     "alternatives": [{"caption": " ".join(self.vocab.decode(h.ids)),
+                                       "logprob": h.logprob, "score": h.score} for h in hyps],
+                     "scores": scores[i]}
+                    for i, (image, w, hyps) in enumerate(zip(images, words, alternatives))]
+        fields = {"beam": beam, "metrics": metrics, "captions": captions}
+        return fields, functools.partial(caption_report, images=images)
+
+    @staticmethod
+    def table(metrics):
+        return format_metrics(metrics)

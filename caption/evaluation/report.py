@@ -8,7 +8,7 @@ external resources::
 
 A caption run shows a deterministic sample of images, each with its generated
 caption (and the beam's alternatives, with their length-normalised
-log-probabilities, see caption/decode.py), its references and its own
+log-probabilities, see caption/models/decoding.py), its references and its own
 scores, then the images with the best and the worst CIDEr-D. A ranking run
 shows, for a sample of images, the sentences ranked highest by S = vᵀs
 (eq. 3.6), and for a sample of sentences, the images ranked highest. Both end
@@ -24,10 +24,9 @@ import pathlib
 import shutil
 
 import numpy as np
-from PIL import Image as PILImage
 
-from .metrics.retrieval import annotation_ranks, search_ranks
-from .run import RunFolder
+from ..cnn.preprocess import ImageError, load_image
+from ..metrics.retrieval import annotation_ranks, search_ranks
 
 REPORT = "report.html"
 IMAGE_DIR = "report_images"
@@ -41,7 +40,7 @@ TRAINING_KEYS = ("train_loss", "lr")   # the other logged numbers are validation
 PER_IMAGE = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D")
 
 CAPTION_NOTE = ("<p>Each image lists its generated captions best first (several with beam "
-                "search), each with its score, the mean log-probability per word (caption/decode.py), "
+                "search), each with its score, the mean log-probability per word (caption/models/decoding.py), "
                 "and its total log p; then the reference captions, and the first caption's own "
                 "scores against them.</p>")
 
@@ -103,10 +102,9 @@ class ImageCopies:
             return None, "the dataset was loaded without an image folder"
         name = f"img{int(image.imgid):06d}.png"
         try:
-            with PILImage.open(image.path) as source:
-                thumb = source.convert("RGB")
-        except OSError as error:
-            return None, f"{image.path}: {error}"
+            thumb = load_image(image.path, at_least=THUMBNAIL)
+        except ImageError as error:
+            return None, error.reason
         thumb.thumbnail((THUMBNAIL, THUMBNAIL))
         thumb.save(self.folder / name)
         return name, thumb.width <= SMALL
@@ -130,9 +128,8 @@ def _number(value, spec=".4f"):
     return format(value, spec) if isinstance(value, float) else escape(value)
 
 
-def _header(run_dir, evaluation):
+def _header(run_dir, evaluation, config):
     """Title, what was evaluated, and the run's configuration (folded)."""
-    config = RunFolder(run_dir).load_config()
     facts = {k: evaluation[k] for k in ("run", "task", "split", "checkpoint", "beam", "images")
              if k in evaluation}
     return (f"<h1>Evaluation of {escape(pathlib.Path(run_dir).name)}</h1>{metrics_html(facts)}"
@@ -148,7 +145,9 @@ def _page(title, sections):
 
 def _write(run_dir, title, sections):
     path = pathlib.Path(run_dir) / REPORT
-    path.write_text(_page(title, sections), encoding="utf-8")
+    temporary = path.with_name(f".{REPORT}.tmp")
+    temporary.write_text(_page(title, sections), encoding="utf-8")
+    temporary.replace(path)
     return path
 
 
@@ -174,12 +173,13 @@ def _cards(title, rows, images, records, copies):
     return f'<h2>{escape(title)}</h2><div class="cards">{cards}</div>'
 
 
-def caption_report(run_dir, evaluation, images, sample=24):
+def caption_report(run_dir, evaluation, images, config, log, sample=24):
     """Write RUN/report.html for a caption run; returns its path.
 
     evaluation: the dict of caption.evaluate, whose "captions" holds one record
     per image of ``images`` (the split's karpathy.Images, in order):
     {"caption", "alternatives": [{"caption", "score", "logprob"}, ...], "scores": {metric: float}}.
+    config: the run's config.json; log: the records of its log.jsonl.
     """
     records = evaluation["captions"]
     if len(records) != len(images):
@@ -188,13 +188,14 @@ def caption_report(run_dir, evaluation, images, sample=24):
     cider = [record["scores"]["CIDEr-D"] for record in records]
     best = sorted(range(len(images)), key=lambda i: -cider[i])[:EXTREMES]
     worst = sorted(range(len(images)), key=lambda i: cider[i])[:EXTREMES]
-    sections = [_header(run_dir, evaluation), "<h2>Metrics</h2>", metrics_html(evaluation["metrics"]),
+    sections = [_header(run_dir, evaluation, config), "<h2>Metrics</h2>",
+                metrics_html(evaluation["metrics"]),
                 CAPTION_NOTE,
                 _cards(f"A sample of {min(sample, len(images))} images",
                        sample_rows(len(images), sample), images, records, copies),
                 _cards(f"Best CIDEr-D of the {len(images)} images", best, images, records, copies),
                 _cards(f"Worst CIDEr-D of the {len(images)} images", worst, images, records, copies),
-                training_curves(RunFolder(run_dir).read_log(), copies.folder)]
+                training_curves(log, copies.folder)]
     return _write(run_dir, f"Evaluation of {run_dir}", sections)
 
 
@@ -220,12 +221,13 @@ def _search_row(l, images, scores, sentences, image_of, rank, copies):
             f"{int(rank)}</span></td><td><div class=\"thumbs\">{figures}</div></td></tr>")
 
 
-def ranking_report(run_dir, evaluation, images, scores, image_of, sample=24):
+def ranking_report(run_dir, evaluation, images, scores, image_of, config, log, sample=24):
     """Write RUN/report.html for a ranking run; returns its path.
 
     scores: S (I, L), image k against sentence l (eq. 3.6); image_of (L,): the
     image of each sentence. Sentences are in the order the ranking task encodes
     them: image by image, each image's sentences in the dataset's order.
+    config: the run's config.json; log: the records of its log.jsonl.
     """
     scores, image_of = np.asarray(scores), np.asarray(image_of)
     sentences = [raw for image in images for raw in image.raw]
@@ -239,10 +241,11 @@ def ranking_report(run_dir, evaluation, images, scores, image_of, sample=24):
                     for k in sample_rows(len(images), sample))
     rows = "".join(_search_row(l, images, scores, sentences, image_of, sentence_ranks[l], copies)
                    for l in sample_rows(len(sentences), SENTENCES, seed=1))
-    sections = [_header(run_dir, evaluation), "<h2>Retrieval</h2>", metrics_html(evaluation["metrics"]),
+    sections = [_header(run_dir, evaluation, config), "<h2>Retrieval</h2>",
+                metrics_html(evaluation["metrics"]),
                 f'<h2>Image annotation: top sentences per image</h2><div class="cards">{cards}</div>',
                 f"<h2>Image search: top images per sentence</h2><table>{rows}</table>",
-                training_curves(RunFolder(run_dir).read_log(), copies.folder)]
+                training_curves(log, copies.folder)]
     return _write(run_dir, f"Evaluation of {run_dir}", sections)
 
 

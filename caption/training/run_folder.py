@@ -1,0 +1,231 @@
+"""A run folder: everything one training run writes, and reads back to resume.
+
+    RUN/config.json     the resolved configuration (defaults, --config file, flags)
+    RUN/vocab.json      the vocabulary the model was trained with
+    RUN/best.h5         the checkpoint with the best validation score (thesis §3.3)
+    RUN/last.h5         the latest checkpoint (to resume)
+    RUN/log.jsonl       one JSON object per validation, appended as it happens
+    RUN/metrics.json    the final test-split metrics
+
+A checkpoint holds the model's parameters, the optimizer's state, the random
+generator's state, the epoch and the step, so that a resumed run continues
+exactly where the interrupted one stopped.
+
+Nothing is lost, whatever moment the process dies (SIGKILL included):
+
+- ``RunFolder.create`` refuses a folder that already holds anything, and
+  makes the new one whole or not at all; ``RunFolder.open`` creates nothing.
+- Every file that matters is written aside (``.NAME.tmp``) and renamed into
+  place, so a kill mid-write leaves the previous file whole; the leftover
+  temporary file is removed when the run is resumed.
+- At the end of an epoch the writes go best, log, last (caption/training/loop.py):
+  the run resumes from ``last``, and ``resume_log`` drops the log records
+  newer than it, so a record is never written twice; a torn last line of the
+  log (a kill mid-append) is ignored.
+- A full disk or a read-only folder raises ``RunError`` naming the file; the
+  previous checkpoint is intact.
+"""
+import json
+import os
+import pathlib
+import shutil
+
+import nnscratch.io
+from nnscratch.backend import to_cpu
+
+CONFIG, VOCAB, LOG, METRICS = "config.json", "vocab.json", "log.jsonl", "metrics.json"
+CHECKPOINTS = ("best", "last")
+
+
+class RunError(ValueError):
+    """A run folder that cannot be created, opened, read or written; names the file."""
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through ``.NAME.tmp`` beside it, flushed, then renamed.
+
+    The file gets the user's usual permissions (as ``open`` gives them, after the umask).
+    """
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"{path}: cannot write it ({error.strerror or error}); "
+                       f"the previous version, if any, is intact") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path, value):
+    """Write ``value`` as indented JSON to ``path``, atomically (``write_atomic``)."""
+    write_atomic(path, json.dumps(value, indent=2))
+
+
+def read_json(path):
+    """The JSON value in ``path``; RunError naming the file when it is missing or malformed."""
+    try:
+        return json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing") from None
+    except OSError as error:
+        raise RunError(f"{path}: cannot read it ({error.strerror or error})") from None
+    except ValueError as error:   # includes UnicodeDecodeError
+        raise RunError(f"{path}: not valid JSON ({error})") from None
+
+
+class RunFolder:
+    """The files of one run under ``path``. Use ``RunFolder.create`` or ``RunFolder.open``."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    @classmethod
+    def create(cls, path, files, fill=None):
+        """A new run folder holding ``files`` (name -> text: the config and vocabulary),
+        and whatever ``fill(run)`` writes into it (``caption.export``: the checkpoint).
+
+        RunError if ``path`` exists and holds anything. The files are written
+        into ``.NAME.creating`` beside it, which is then renamed to ``path``:
+        a kill meanwhile leaves no half-made run (the leftover is replaced by
+        the next attempt).
+        """
+        path = pathlib.Path(path)
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{path}: exists and is not a folder; choose another --out")
+        if path.is_dir() and any(path.iterdir()):
+            held = "a run" if (path / CONFIG).exists() else "files"
+            raise RunError(f"{path}: the folder already holds {held}; continue a run with "
+                           f"--resume {path}, or choose another --out (nothing was written)")
+        staging = path.with_name(f".{path.name}.creating")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            for name, text in files.items():
+                write_atomic(staging / name, text)
+            if fill is not None:
+                fill(cls(staging))
+            os.replace(staging, path)   # onto nothing, or onto an empty folder
+        except OSError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise RunError(f"{path}: cannot create the run folder "
+                           f"({error.strerror or error})") from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return cls(path)
+
+    @classmethod
+    def open(cls, path):
+        """An existing run folder (one with a config.json); creates and removes nothing."""
+        path = pathlib.Path(path)
+        if not path.is_dir():
+            raise RunError(f"{path}: no such run folder")
+        if not (path / CONFIG).is_file():
+            raise RunError(f"{path}: no {CONFIG}; is it a run folder written by "
+                           f"python -m caption.train?")
+        return cls(path)
+
+    def remove_leftovers(self):
+        """Delete the temporary files of writes that a kill interrupted (on resuming: the
+        resuming process is then the run's only writer)."""
+        for leftover in self.path.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+    def file(self, name):
+        return self.path / name
+
+    def save_config(self, config):
+        write_json_atomic(self.file(CONFIG), config)
+
+    def load_config(self):
+        """The run's config.json, checked (caption/training/config.py)."""
+        from .config import check_saved
+        return check_saved(read_json(self.file(CONFIG)), str(self.file(CONFIG)))
+
+    def log(self, record):
+        """Append one JSON line to log.jsonl (flushed to disk)."""
+        try:
+            with open(self.file(LOG), "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as error:
+            raise RunError(f"{self.file(LOG)}: cannot append to it "
+                           f"({error.strerror or error})") from None
+
+    def read_log(self):
+        """The records of log.jsonl; a torn last line (a kill mid-append) is left out."""
+        path = self.file(LOG)
+        if not path.exists():
+            return []
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        records = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                if number == len(lines):
+                    break
+                raise RunError(f"{path}: line {number} is not valid JSON") from None
+        return records
+
+    def resume_log(self, epoch):
+        """Keep only the log records of epochs up to ``epoch`` (the checkpoint resumed from)."""
+        records = [r for r in self.read_log() if r.get("epoch", 0) <= epoch]
+        write_atomic(self.file(LOG), "".join(json.dumps(r) + "\n" for r in records))
+
+    def write_metrics(self, metrics):
+        write_json_atomic(self.file(METRICS), metrics)
+
+    def has_checkpoint(self, name):
+        return self.file(f"{name}.h5").is_file()
+
+    def save_checkpoint(self, name, model, optimizer, progress):
+        """Write ``name``.h5: model parameters, optimizer state (none when
+        ``optimizer`` is None) and ``progress`` (epoch, step, generator state,
+        best score...: JSON-able) atomically."""
+        state = {f"model/{k}": v for k, v in model.state_dict().items()}
+        scalars = {}
+        for key, value in (optimizer.state_dict() if optimizer else {}).items():
+            if isinstance(value, (int, float)):
+                scalars[key] = value
+            else:
+                state[f"optimizer/{key}"] = value
+        path = self.file(f"{name}.h5")
+        try:
+            nnscratch.io.save(path, {k: to_cpu(v) for k, v in state.items()},
+                              metadata={"progress": progress, "optimizer_scalars": scalars})
+        except OSError as error:
+            raise RunError(f"{path}: cannot write the checkpoint ({error.strerror or error}); "
+                           f"the previous one is intact") from None
+
+    def load_checkpoint(self, name, model, optimizer=None):
+        """Load ``name``.h5 into ``model`` (and ``optimizer``); returns the progress dict."""
+        path = self.file(f"{name}.h5")
+        if not path.is_file():
+            raise RunError(f"{path}: no such checkpoint in the run (a run writes best.h5 and "
+                           f"last.h5 after its first epoch)")
+        try:
+            state = nnscratch.io.load(path)
+            metadata = nnscratch.io.load_metadata(path)
+            model.load_state_dict({k[len("model/"):]: v for k, v in state.items()
+                                   if k.startswith("model/")})
+            if optimizer is not None:
+                optimizer_state = {k[len("optimizer/"):]: v for k, v in state.items()
+                                   if k.startswith("optimizer/")}
+                optimizer_state.update(metadata["optimizer_scalars"])
+                optimizer.load_state_dict(optimizer_state)
+            return metadata["progress"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise RunError(f"{path}: not a checkpoint of this run's model "
+                           f"({type(error).__name__}: {error})") from None
