@@ -100,6 +100,9 @@ def _read_records(json_path):
         text = json_path.read_text(encoding="utf-8")
     except OSError as err:
         raise DatasetError(f"{json_path}: cannot read the dataset file: {err}") from err
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{json_path}: not UTF-8 text (byte {err.start}); save the "
+                           f"dataset as UTF-8 JSON") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

@@ -110,10 +110,9 @@ def open_task(path, split="test", checkpoint="best", device=None):
     run = RunFolder.open(path)
     config = run.load_config()
     config["device"] = device or config["device"]
-    if not run.has_checkpoint(checkpoint):
-        raise RunError(f"{run.file(checkpoint + '.h5')}: no such checkpoint (a run writes "
-                       f"best.h5 and last.h5 after its first epoch; try --checkpoint last)")
-    task = build_task(config, load_vocabulary(run), splits=(split,))
+    vocab = load_vocabulary(run)
+    run.check_checkpoint(checkpoint)     # before the dataset and its inputs are loaded
+    task = build_task(config, vocab, splits=(split,))
     run.load_checkpoint(checkpoint, task.model)
     task.model.eval()
     return task, run

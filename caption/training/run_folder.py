@@ -209,12 +209,24 @@ class RunFolder:
             raise RunError(f"{path}: cannot write the checkpoint ({error.strerror or error}); "
                            f"the previous one is intact") from None
 
-    def load_checkpoint(self, name, model, optimizer=None):
-        """Load ``name``.h5 into ``model`` (and ``optimizer``); returns the progress dict."""
+    def check_checkpoint(self, name):
+        """RunError unless ``name``.h5 is there and reads as a checkpoint (its metadata)."""
         path = self.file(f"{name}.h5")
         if not path.is_file():
             raise RunError(f"{path}: no such checkpoint in the run (a run writes best.h5 and "
-                           f"last.h5 after its first epoch)")
+                           f"last.h5 after its first epoch; try --checkpoint last)")
+        try:
+            metadata = nnscratch.io.load_metadata(path)
+        except (OSError, ValueError) as error:
+            raise RunError(f"{path}: not a checkpoint ({error})") from None
+        if "progress" not in metadata:
+            raise RunError(f"{path}: not a checkpoint written by python -m caption.train "
+                           f"(no progress in its metadata)")
+
+    def load_checkpoint(self, name, model, optimizer=None):
+        """Load ``name``.h5 into ``model`` (and ``optimizer``); returns the progress dict."""
+        self.check_checkpoint(name)
+        path = self.file(f"{name}.h5")
         try:
             state = nnscratch.io.load(path)
             metadata = nnscratch.io.load_metadata(path)

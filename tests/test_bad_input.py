@@ -1,0 +1,198 @@
+"""One error boundary per command (caption/shell/errors.py): bad input to each command ends in
+one line on stderr naming the file and the field, exit status 1, and nothing written."""
+import json
+import os
+import pathlib
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from caption import classify, describe, evaluate, export, features, train
+from caption.data.shapes import build_shapes
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "weights" / "shapes-captioner"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    return build_shapes(root / "tiny", seed=0, n_train=12, n_val=4, n_test=4)
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    """A copy of the shipped captioner, to break."""
+    copy = tmp_path / "shipped"
+    shutil.copytree(SHIPPED, copy)
+    return copy
+
+
+def one_line(capsys, *names):
+    """The command's stderr: one line, holding every one of ``names``."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for name in names:
+        assert str(name) in err, (name, err)
+    return err
+
+
+def listing(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in pathlib.Path(folder).rglob("*"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "malformed JSON"),
+    ('{"images": [{"filename": "a.png"}]}', "missing field 'imgid'"),
+    ('{"images": [{"filename": "../a.png", "imgid": 0, "split": "train", "sentences": []}]}',
+     "escapes the image root"),
+    ("[]", "expected an object"),
+])
+def test_train_on_a_bad_dataset(tmp_path, capsys, text, message):
+    data = tmp_path / "d.json"
+    data.write_text(text)
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    one_line(capsys, data, message)
+    assert listing(tmp_path) == ["d.json"]
+
+
+def test_train_on_a_latin1_dataset(tmp_path, capsys):
+    data = tmp_path / "d.json"
+    data.write_bytes('{"images": [], "note": "caf\xe9"}'.encode("latin-1"))
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    one_line(capsys, data)
+    assert listing(tmp_path) == ["d.json"]
+
+
+def test_train_on_a_dataset_without_val(tiny, tmp_path, capsys):
+    data = json.loads(tiny.read_text())
+    for image in data["images"]:
+        image["split"] = "train" if image["split"] == "val" else image["split"]
+    bad = tiny.parent / "noval.json"
+    bad.write_text(json.dumps(data))
+    assert train.main(["--data", str(bad), "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    one_line(capsys, bad, "no image in the 'val' split")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_with_a_fifo_among_the_images(tiny, tmp_path, capsys):
+    images = tmp_path / "images"
+    shutil.copytree(tiny.parent / "images", images)
+    victim = sorted(images.iterdir())[0]
+    victim.unlink()
+    os.mkfifo(victim)
+    assert train.main(["--data", str(tiny), "--images", str(images),
+                       "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    one_line(capsys, victim.name, "not a regular file")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_with_a_symlink_out_of_the_image_root(tiny, tmp_path, capsys):
+    images = tmp_path / "images"
+    shutil.copytree(tiny.parent / "images", images)
+    victim = sorted(images.iterdir())[0]
+    outside = tmp_path / "secret.png"
+    shutil.move(victim, outside)
+    victim.symlink_to(outside)
+    assert train.main(["--data", str(tiny), "--images", str(images),
+                       "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    one_line(capsys, victim.name, "outside the image root")
+
+
+def test_train_with_a_bad_feature_file(tiny, tmp_path, capsys):
+    bad = tmp_path / "feats.h5"
+    bad.write_text("not HDF5")
+    assert train.main(["--data", str(tiny), "--features", str(bad), "--cnn", "vgg16",
+                       "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    one_line(capsys, bad)
+    assert not (tmp_path / "run").exists()
+
+
+def test_describe_skips_what_is_not_an_image(shipped, tmp_path, capsys):
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.png").mkdir()
+    assert describe.main([str(fifo), str(tmp_path / "folder.png"), str(tmp_path / "none.png"),
+                          "--run", str(shipped)]) == 1
+    err = capsys.readouterr().err
+    assert "x.jpg" in err and "not a regular file" in err and "folder.png" in err
+    assert "none.png" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("breakage, names", [
+    (lambda run: (run / "best.h5").write_bytes(b"truncated"), ["best.h5"]),
+    (lambda run: (run / "best.h5").unlink(), ["best.h5", "no such checkpoint"]),
+    (lambda run: (run / "vocab.json").write_text("[]"), ["vocab.json"]),
+    (lambda run: (run / "config.json").write_text('{"task": "caption", "epochs": 0}'),
+     ["config.json"]),
+    (lambda run: (run / "config.json").unlink(), ["no config.json"]),
+])
+def test_describe_evaluate_and_export_on_a_broken_run(shipped, tmp_path, capsys, breakage, names):
+    breakage(shipped)
+    before = listing(shipped)
+    picture = tmp_path / "p.png"
+    from PIL import Image
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture)
+    assert describe.main([str(picture), "--run", str(shipped)]) == 1
+    one_line(capsys, *names)
+    assert evaluate.main(["--run", str(shipped)]) == 1
+    one_line(capsys)
+    assert export.main([str(shipped), str(tmp_path / "out")]) == 1
+    one_line(capsys, *names)
+    assert not (tmp_path / "out").exists() and listing(shipped) == before
+
+
+def test_describe_refuses_bounds(shipped, tmp_path, capsys):
+    assert describe.main(["p.png", "--run", str(shipped), "--beam", "0"]) == 1
+    one_line(capsys, "--beam 0")
+    assert describe.main(["p.png", "--run", str(shipped), "--top", "5", "--beam", "3"]) == 1
+    one_line(capsys, "--top 5")
+    assert describe.main(["p.png", "--run", str(shipped), "--max-length", "1000"]) == 1
+    one_line(capsys, "--max-length 1000")
+
+
+def test_export_never_writes_over_a_folder(shipped, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine.txt").write_text("keep me")
+    assert export.main([str(shipped), str(taken)]) == 1
+    one_line(capsys, taken, "already holds")
+    assert listing(taken) == ["mine.txt"]
+    before = listing(shipped)
+    assert export.main([str(shipped), str(shipped)]) == 1
+    one_line(capsys, "already holds a run")
+    assert listing(shipped) == before
+
+
+def test_features_never_writes_over_a_file(tiny, tmp_path, capsys):
+    existing = tmp_path / "feats.h5"
+    existing.write_bytes(b"precious")
+    assert features.main(["--data", str(tiny), "--out", str(existing), "--cnn", "squeezenet"]) == 1
+    one_line(capsys, existing, "exists")
+    assert existing.read_bytes() == b"precious"
+    copy = tmp_path / "d.json"
+    shutil.copy(tiny, copy)
+    assert features.main(["--data", str(copy), "--out", str(copy), "--cnn", "squeezenet"]) == 1
+    one_line(capsys)
+    assert copy.read_bytes() == tiny.read_bytes()
+
+
+def test_features_merge_of_overlapping_shards(tiny, tmp_path, capsys):
+    shard = tmp_path / "s1.h5"
+    with h5py.File(shard, "w") as f:
+        f["features"] = np.zeros((3, 512), np.float32)
+        f["imgid"] = np.arange(3)
+    assert features.main(["--data", str(tiny), "--out", str(tmp_path / "all.h5"),
+                          "--merge", str(shard), str(shard)]) == 1
+    one_line(capsys, "more than one shard")
+    assert not (tmp_path / "all.h5").exists()
+
+
+def test_classify_with_a_wrong_weights_file(tmp_path, capsys):
+    weights = tmp_path / "w.h5"
+    weights.write_text("not HDF5")
+    assert classify.main(["p.png", "--weights", str(weights)]) == 1
+    one_line(capsys, weights)
