@@ -196,3 +196,21 @@ def test_classify_with_a_wrong_weights_file(tmp_path, capsys):
     weights.write_text("not HDF5")
     assert classify.main(["p.png", "--weights", str(weights)]) == 1
     one_line(capsys, weights)
+
+
+@pytest.mark.parametrize("task, cnn, dim", [("rank", "squeezenet", 512), ("caption", "vgg16", 4096)])
+def test_train_and_evaluate_from_a_json_and_features_alone(tiny, tmp_path, task, cnn, dim, capsys):
+    from caption.data.features import write_features
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    data = alone / "d.json"
+    shutil.copy(tiny, data)                                  # no image folder anywhere near
+    ids = [image["imgid"] for image in json.loads(data.read_text())["images"]]
+    rng = np.random.default_rng(0)
+    write_features(alone / "f.h5", np.maximum(rng.normal(size=(len(ids), dim)), 0), ids)
+    run = tmp_path / "run"
+    assert train.main(["--task", task, "--data", str(data), "--features", str(alone / "f.h5"),
+                       "--cnn", cnn, "--epochs", "1", "--batch-size", "4", "--min-count", "1",
+                       "--out", str(run), "--quiet"]) == 0
+    assert evaluate.main(["--run", str(run), "--sample", "2"]) == 0
+    assert "image not available" in (run / "report.html").read_text()
