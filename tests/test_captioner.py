@@ -172,8 +172,8 @@ def test_greedy_equals_beam_of_one(cell, attention):
     net, images = random_model_and_images(cell, attention=attention)
     batch = greedy(net, images, START, END, max_len=6, never=NEVER)
     for i, hyp in enumerate(batch):
-        (best,) = beam_search(net, Tensor(images.data[i:i + 1]), START, END, beam=1, max_len=6,
-                               never=NEVER)
+        ((best,),) = beam_search(net, Tensor(images.data[i:i + 1]), START, END, beam=1,
+                                 max_len=6, never=NEVER)
         assert best.ids == hyp.ids
         assert best.logprob == pytest.approx(hyp.logprob, rel=1e-5)
 
@@ -201,9 +201,22 @@ def test_beam_search_finds_the_best_sequence_by_enumeration(attention):
                 scored.append((logprob / n, list(seq)))
         best_score, best_seq = max(scored)
         (found,) = beam_search(net, image, START, END, beam=len(words) ** max_len + 1,
-                               max_len=max_len, never=NEVER)[:1]
+                               max_len=max_len, never=NEVER)[0][:1]
         assert found.ids == best_seq
         assert found.score == pytest.approx(best_score, rel=1e-4)
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_images_decoded_together_get_the_beams_they_get_alone(attention):
+    net, images = random_model_and_images("lstm", seed=3, n=5, attention=attention)
+    together = beam_search(net, images, START, END, beam=3, max_len=6, never=NEVER)
+    assert len(together) == 5
+    for i, hyps in enumerate(together):
+        (alone,) = beam_search(net, Tensor(images.data[i:i + 1]), START, END, beam=3,
+                               max_len=6, never=NEVER)
+        assert [h.ids for h in hyps] == [h.ids for h in alone]
+        assert [h.logprob for h in hyps] == pytest.approx([h.logprob for h in alone], rel=1e-5)
+        assert len(hyps) == 3 and hyps[0].score >= hyps[-1].score
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])

@@ -47,8 +47,8 @@ def caption_images(paths, model, vocab, config, device, beam=3, top=1, max_lengt
         except ImageError as error:
             skipped.append((path, str(error)))
             continue
-        hyps = beam_search(model, x, vocab.start_id, vocab.end_id, max(beam, top), max_len,
-                           never=(vocab.pad_id, vocab.start_id))
+        (hyps,) = beam_search(model, x, vocab.start_id, vocab.end_id, max(beam, top), max_len,
+                              never=(vocab.pad_id, vocab.start_id))
         results[path] = [{"caption": " ".join(vocab.decode(h.ids)), "logprob": h.logprob,
                           "score": h.score} for h in hyps[:top]]
     return results, skipped

@@ -70,35 +70,55 @@ def greedy(model, images, start_id, end_id, max_len=20, never=()):
     return hyps
 
 
-def beam_search(model, image, start_id, end_id, beam=3, max_len=20, never=()):
-    """The ``beam`` best sentences for one image (batch of 1), best first by score."""
+def beam_search(model, images, start_id, end_id, beam=3, max_len=20, never=()):
+    """The ``beam`` best sentences of each of N images: a list (per image) of Hypotheses,
+    best first by score.
+
+    The N images are decoded together: at every step the live hypotheses of
+    all of them, at most N·beam rows, take one ``model.step`` as one batch,
+    and each image then keeps its own ``beam`` best (by total log-probability)
+    as if it were decoded alone. An image is done when ``beam`` of its
+    hypotheses have ended or none is left alive; at ``max_len`` the live ones
+    count as ended.
+    """
     with no_grad():
         model.eval()
-        code = model.encode(image)
+        code = model.encode(images)
+        n = code.vector.shape[0]
         state = model.start(code)
-        alive = [Hypothesis()]
-        last = np.array([start_id])
-        finished = []
+        alive = [[Hypothesis()] for _ in range(n)]       # per image, its live hypotheses
+        finished = [[] for _ in range(n)]
+        owner = np.arange(n)                              # the image of each state row
+        last = np.full(n, start_id)                       # the word each row has just read
         for _ in range(max_len):
-            rows = np.zeros(len(alive), dtype=int)
-            logprobs, state = _step(model, code.rows(rows), last, state, never)
-            totals = np.array([h.logprob for h in alive])[:, None] + logprobs
-            best = np.argsort(-totals, axis=None, kind="stable")[:beam - len(finished)]
-            origins, words = np.unravel_index(best, totals.shape)
-            keep, survivors = [], []
-            for origin, word in zip(origins, words):
-                parent = alive[origin]
-                child = Hypothesis(parent.ids + ([] if word == end_id else [int(word)]),
-                                   float(totals[origin, word]), parent.length + 1)
-                if word == end_id:
-                    finished.append(child)
-                else:
-                    survivors.append(child)
-                    keep.append(origin)
-            if not survivors or len(finished) >= beam:
+            logprobs, state = _step(model, code.rows(owner), last, state, never)
+            keep, next_owner, next_last = [], [], []
+            for i in np.unique(owner):
+                rows = np.flatnonzero(owner == i)
+                totals = np.array([h.logprob for h in alive[i]])[:, None] + logprobs[rows]
+                best = np.argsort(-totals, axis=None, kind="stable")[:beam - len(finished[i])]
+                survivors, origins, words = [], [], []
+                for origin, word in zip(*np.unravel_index(best, totals.shape)):
+                    parent = alive[i][origin]
+                    ended = word == end_id
+                    child = Hypothesis(parent.ids + ([] if ended else [int(word)]),
+                                       float(totals[origin, word]), parent.length + 1)
+                    if ended:
+                        finished[i].append(child)
+                    else:
+                        survivors.append(child)
+                        origins.append(rows[origin])
+                        words.append(word)
+                done = not survivors or len(finished[i]) >= beam
+                alive[i] = [] if done else survivors
+                if not done:
+                    keep += origins
+                    next_last += words
+                    next_owner += [i] * len(survivors)
+            if not keep:
                 break
-            alive, last = survivors, words[[w != end_id for w in words]]
+            owner, last = np.array(next_owner), np.array(next_last)
             state = _take(state, np.array(keep))
-        else:
-            finished.extend(alive)
-    return sorted(finished, key=lambda h: -h.score)[:beam]
+        for i in range(n):
+            finished[i].extend(alive[i])                  # cut at max_len
+    return [sorted(f, key=lambda h: -h.score)[:beam] for f in finished]

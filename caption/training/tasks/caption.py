@@ -86,11 +86,13 @@ class CaptionTask:
         return [alternatives[0] for alternatives in self.decode_beams(split, beam, rows)]
 
     def decode_beams(self, split, beam, rows=None):
-        """The ``beam`` best Hypotheses of each image of a split (a list per image, best first)."""
+        """The ``beam`` best Hypotheses of each image of a split (a list per image, best
+        first), EVAL_BATCH images decoded together."""
         rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
-        return [beam_search(self.model, self.images(split, [r]), self.vocab.start_id,
-                            self.vocab.end_id, beam, self.config["max_length"] + 1, self.never)
-                for r in rows]
+        return [hyps for chunk in chunks(rows, EVAL_BATCH)
+                for hyps in beam_search(self.model, self.images(split, chunk), self.vocab.start_id,
+                                        self.vocab.end_id, beam, self.config["max_length"] + 1,
+                                        self.never)]
 
     def reference_nll(self, split):
         """Summed negative log-likelihood and word count of every reference (for perplexity)."""
