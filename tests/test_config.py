@@ -76,6 +76,7 @@ def test_flags_override_the_file_which_overrides_the_defaults(tmp_path):
 
 def test_paths_are_stored_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.json").write_text('{"dataset": "shapes", "images": []}')
     config = resolved(tmp_path, "--data", "d.json", "--images", "pictures")
     assert config["data"] == str(tmp_path / "d.json")
     assert config["images"] == str(tmp_path / "pictures")
@@ -105,3 +106,15 @@ def test_the_train_command_turns_a_bad_setting_into_one_line(tmp_path, capsys):
 def test_help_lists_what_each_setting_allows():
     text = parser().format_help()
     assert "--grad-clip GRAD_CLIP" in text and "a number >= 0" in text
+
+
+def test_a_real_dataset_gets_its_own_defaults(tmp_path):
+    (tmp_path / "d.json").write_text('{"dataset": "flickr8k", "images": []}')
+    (tmp_path / "s.json").write_text('{"dataset": "shapes", "images": []}')
+    real = resolved(tmp_path, "--data", str(tmp_path / "d.json"), "--features", "f.h5")
+    assert resolved(tmp_path, "--data", str(tmp_path / "s.json"))["cnn"] == "small"
+    assert (real["cnn"], real["attention"], real["hidden_size"], real["dropout"]) == ("vgg16", 0, 256, 0.5)
+    data = str(tmp_path / "d.json")
+    assert resolved(tmp_path, "--data", data, "--hidden-size", "64")["hidden_size"] == 64
+    assert resolved(tmp_path, "--task", "rank", "--data", data)["cnn"] == "vgg16"
+    assert resolved(tmp_path)["cnn"] == "small"                      # the shapes set keeps its own

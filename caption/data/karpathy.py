@@ -94,8 +94,18 @@ def load_karpathy(json_path, image_root=None, restval_to_train=False, images_req
     return Dataset(json_path, image_root, images, splits)
 
 
+def dataset_name(json_path):
+    """The file's top-level "dataset" field ("flickr8k", "coco", "shapes"...), or None."""
+    return _read_json(Path(json_path)).get("dataset")
+
+
 def _read_records(json_path):
     """The list under "images", after checking the file parses as JSON."""
+    return _read_json(json_path)["images"]
+
+
+def _read_json(json_path):
+    """The dataset file's JSON object, checked to hold a list under "images"."""
     try:
         text = json_path.read_text(encoding="utf-8")
     except OSError as err:
@@ -111,7 +121,7 @@ def _read_records(json_path):
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DatasetError(f"{json_path}: expected an object with a list under "
                            f"\"images\" (Karpathy's split format)")
-    return data["images"]
+    return data
 
 
 def _field(json_path, where, record, name, kind):

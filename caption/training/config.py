@@ -1,7 +1,9 @@
 """The configuration of a training run, checked at the entrance.
 
-A setting comes from the task's defaults, then a ``--config`` JSON file,
-then a command-line flag, each overriding the one before. Before any work,
+A setting comes from the task's defaults (those tuned on the shapes set, or
+for a ``--data`` JSON that is not a shapes set, those of ``REAL_DATA``), then a
+``--config`` JSON file, then a command-line flag, each overriding the one
+before. Before any work,
 ``resolve`` checks every value (its type, its range or choices), refuses
 settings that belong to the other task and combinations that cannot work,
 and turns the paths into absolute ones. A mistake is one ``ConfigError``
@@ -17,6 +19,7 @@ import pathlib
 import time
 from dataclasses import dataclass
 
+from ..data.karpathy import dataset_name
 from ..models.device import DEVICES
 
 TASKS = ("caption", "rank")
@@ -50,6 +53,19 @@ DEFAULTS = {
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
              "embed_size": 256, "margin": 1.0, "epochs": 15, "lr": 1e-3, "batch_size": 100,
              "weight_decay": 1e-5, "all_sentences": False},
+}
+
+# On a real dataset (a --data JSON whose "dataset" is not "shapes"), these replace the shapes-tuned defaults: a frozen VGG-16's fc7
+# (thesis §3.6.1) rather than the small CNN, and for the caption generator the sizes, dropout,
+# learning rate and batch of Karpathy's neuraltalk (driver.py: word and image encodings and
+# hidden size 256, dropout 0.5 before and after the LSTM, 1e-3, 100 sentences a batch: 20
+# images with their 5), its vocabulary threshold (5), and sentences cut at 20 words (Flickr8k's
+# mean is under 12). neuraltalk runs 50 epochs; 20 here, with validation patience.
+REAL_DATA = {
+    "caption": {"cnn": "vgg16", "attention": 0, "embed_size": 256, "hidden_size": 256,
+                "dropout": 0.5, "lr": 1e-3, "lr_decay": 1.0, "batch_size": 20, "epochs": 20,
+                "max_length": 20},
+    "rank": {"cnn": "vgg16"},
 }
 
 # Written by the run itself, never chosen: the size of what the model reads of an image.
@@ -274,7 +290,8 @@ def resolve(args):
             raise ConfigError(f"{sources[key]}: a setting of --task {other}, not of "
                               f"--task {task}")
         check_value(key, chosen[key], sources[key])
-    config = {"task": task, **DEFAULTS[task], **chosen}
+    real = chosen.get("data") and dataset_name(chosen["data"]) != "shapes"
+    config = {"task": task, **DEFAULTS[task], **(REAL_DATA[task] if real else {}), **chosen}
     check_combinations(config, chosen, sources)
     for key in ("data", "images", "features"):
         if config[key] is not None:
