@@ -16,8 +16,9 @@ from collections import Counter
 
 import numpy as np
 
-from caption.data.karpathy import DatasetError, load_karpathy
-from caption.data.vocab import Vocabulary
+from .data.karpathy import load_karpathy
+from .data.vocab import Vocabulary
+from .shell.errors import command
 
 THRESHOLDS = (1, 2, 3, 5, 10)
 COVERAGE_MIN_COUNT = 5
@@ -111,17 +112,14 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+@command
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        if args.dataset is None:
-            from caption.data.shapes import load_shapes   # draws images only if not cached
-            dataset = load_shapes(restval_to_train=args.restval_to_train)
-        else:
-            dataset = load_karpathy(args.dataset, args.images, args.restval_to_train)
-    except DatasetError as err:
-        print(f"caption.stats: {err}", file=sys.stderr)
-        return 2
+    if args.dataset is None:
+        from .data.shapes import load_shapes   # draws images only if not cached
+        dataset = load_shapes(restval_to_train=args.restval_to_train)
+    else:
+        dataset = load_karpathy(args.dataset, args.images, args.restval_to_train)
     stats = dataset_stats(dataset)
     print(json.dumps(stats, indent=1) if args.json else format_text(stats))
     return 0
