@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from caption.baselines import constant_caption_scores
 from caption.data.flickr8k import SPLIT_FILES, TOKEN_FILE, convert, karpathy_tokens, main
 from caption.data.karpathy import DatasetError, load_karpathy
+from caption.stats import dataset_stats
 
 RELEASE = Path(__file__).resolve().parents[1].parent / "shared" / "flickr8k"
 
@@ -154,3 +156,23 @@ def test_the_real_release(real_dataset):
     assert first.filename == "2513260012_03d33305cf.jpg"
     assert first.raw[0] == "A black dog is running after a white dog in the snow ."
     assert first.tokens[0] == "a black dog is running after a white dog in the snow".split()
+
+
+def test_statistics_of_the_real_release(real_dataset):
+    """The figures of the thesis's §1.2 TODO, as the README gives them."""
+    stats = dataset_stats(real_dataset)
+    lengths = {split: (round(s["mean_length"], 2), s["median_length"])
+               for split, s in stats["splits"].items()}
+    assert lengths == {"train": (10.82, 10.0), "val": (10.93, 10.0), "test": (10.87, 10.0)}
+    assert round(stats["all"]["mean_length"], 2) == 10.84
+    assert stats["vocabulary_sizes"] == {"1": 7370, "2": 4443, "3": 3474, "5": 2535, "10": 1663}
+    coverage = stats["test_coverage"]
+    assert (coverage["test_tokens"], round(100 * coverage["covered"], 2)) == (54334, 96.96)
+
+
+def test_best_constant_caption_on_the_real_captions(real_dataset):
+    scores = constant_caption_scores(real_dataset.split("train"), real_dataset.split("test"))
+    assert scores["caption"] == "a dog plays in the snow"
+    assert {k: round(v, 4) for k, v in scores.items() if k != "caption"} == {
+        "BLEU-1": 0.3979, "BLEU-2": 0.1949, "BLEU-3": 0.0712, "BLEU-4": 0.0263,
+        "ROUGE-L": 0.2981, "CIDEr-D": 0.0619}
