@@ -27,27 +27,31 @@ def format_table(result, skipped, tokenizer):
     lines = ["Kendall's tau x100 between each metric's score of a caption and the human "
              "judgments", "(SPICE paper's protocol as CLIPScore replicates it; published: "
              "Hessel et al. 2021, Table 1)", f"captions cut by {tokenizer}", ""]
-    columns = [(f"{title}, {TAU[name][0]}",
-                f"{result[name]['BLEU-1']['pairs']} pairs"
-                + (f", {skipped[name]} skipped" if skipped[name] else ""))
-               for name, title in SETS.items()]
-    for row in zip(*columns):
-        lines.append(f"{'':<9}" + "".join(f"{cell:<28}" for cell in row).rstrip())
-    lines.append((f"{'metric':<9}" + f"{'here':>7}{'published':>11}{'':<10}" * len(SETS)).rstrip())
-    notes = {}
+    titles = [f"{title}, {TAU[name][0]}" for name, title in SETS.items()]
+    sizes = [f"{result[name]['BLEU-1']['pairs']} pairs"
+             + (f", {skipped[name]} skipped" if skipped[name] else "") for name in SETS]
+    lines += [_row("", titles), _row("", sizes),
+              _row("metric", [f"{'here':>7}{'published':>11}"] * len(SETS))]
+    notes = []
     for metric in METRICS:
         cells = []
         for name in SETS:
             entry = result[name][metric]
             here = "-" if entry["tau"] is None else f"{100 * entry['tau']:.2f}"
-            cells.append(f"{here:>7}{100 * PUBLISHED[name][metric]:>11.1f}{'':<10}")
-            if entry["tau"] is None:
-                notes[metric] = entry["not_computed"]
-        lines.append(f"{metric:<9}" + "".join(cells).rstrip())
-    for metric, why in notes.items():
-        hint = " (pass --meteor)" if why == METEOR_NOT_ASKED else ""
-        lines.append(f"{metric}: {why}{hint}")
+            cells.append(f"{here:>7}{100 * PUBLISHED[name][metric]:>11.1f}")
+            if entry["tau"] is None and entry["not_computed"] not in notes:
+                notes.append(entry["not_computed"])
+        lines.append(_row(metric, cells))
+    if any(skipped.values()):
+        lines.append("skipped: expert-judged candidates that are captions of their own image")
+    for why in notes:
+        lines.append(f"-: {why}" + (" (pass --meteor)" if why == METEOR_NOT_ASKED else ""))
     return "\n".join(lines)
+
+
+def _row(label, cells):
+    """One line of the table: a label, then one 28-character column per set."""
+    return (f"{label:<9}" + "".join(f"{cell:<28}" for cell in cells)).rstrip()
 
 
 def parse_args(argv):

@@ -38,8 +38,10 @@ def test_expert_pairs_one_per_rating_and_own_captions_skipped():
 
 
 def test_crowdflower_pairs_take_the_judged_candidates_out_of_the_references():
-    judgments = [Judgment("a.jpg", "a dog runs", (1.0,)), Judgment("a.jpg", "kids play soccer", (0.0,)),
-                 Judgment("a.jpg", "a brown dog", (2 / 3,)), Judgment("b.jpg", "a dog runs", (0.0,))]
+    judgments = [Judgment("a.jpg", "a dog runs", (1.0,)),
+                 Judgment("a.jpg", "kids play soccer", (0.0,)),
+                 Judgment("a.jpg", "a brown dog", (2 / 3,)),
+                 Judgment("b.jpg", "a dog runs", (0.0,))]
     pairs = crowdflower_pairs(REFERENCES, judgments)
     assert pairs.references[:3] == [["the dog runs fast"]] * 3
     assert pairs.references[3] == REFERENCES["b.jpg"]
@@ -92,7 +94,8 @@ def test_readers_resolve_caption_ids(tmp_path):
     (read_expert, EXPERT_FILE, "a.jpg\tb.jpg#0\t1\t1", "line 2: expected 5 tab-separated columns"),
     (read_expert, EXPERT_FILE, "a.jpg\tb.jpg#7\t1\t1\t1", "line 2: caption b.jpg#7 is not in"),
     (read_expert, EXPERT_FILE, "z.jpg\tb.jpg#0\t1\t1\t1", "line 2: image z.jpg has no caption"),
-    (read_expert, EXPERT_FILE, "a.jpg\tb.jpg#0\t1\t5\t1", "line 2: ratings [1, 5, 1] should be in"),
+    (read_expert, EXPERT_FILE, "a.jpg\tb.jpg#0\t1\t5\t1",
+     "line 2: ratings [1, 5, 1] should be in"),
     (read_expert, EXPERT_FILE, "a.jpg\tb.jpg#0\t1\tgood\t1", "line 2: expected int values"),
     (read_crowdflower, CROWDFLOWER_FILE, "a.jpg\tb.jpg#0\t0.5\t3\t0",
      "line 2: share of yes 0.5 does not match 3 yes and 0 no votes"),
@@ -111,11 +114,15 @@ def test_command_on_a_small_release(tmp_path, capsys):
     assert main([str(release), "--json", str(tmp_path / "tau.json")]) == 0
     out = capsys.readouterr().out
     assert "6 pairs, 2 skipped" in out and "5 pairs" in out
-    assert "METEOR: not computed: METEOR was not asked for (pass --meteor)" in out
+    assert "-: not computed: METEOR was not asked for (pass --meteor)" in out
     written = json.loads((tmp_path / "tau.json").read_text())
     assert set(written) == {"expert", "crowdflower"}
     assert set(written["expert"]) == set(METRICS)
     assert written["crowdflower"]["BLEU-1"]["pairs"] == 5
+    # both expert candidates left score a ROUGE-L of 0: tau undefined, said so, not NaN
+    assert written["expert"]["ROUGE-L"] == {"tau": None, "pairs": 6,
+                                            "not_computed": "undefined: the scores or the "
+                                                            "ratings are all equal"}
 
 
 def test_command_reports_a_missing_file(tmp_path, capsys):

@@ -44,11 +44,12 @@ PUBLISHED = {"expert": {"BLEU-1": 0.323, "BLEU-4": 0.308, "ROUGE-L": 0.323,
                              "METEOR": 0.223, "CIDEr-D": 0.246}}
 TAU = {"expert": ("tau-c", tau_c), "crowdflower": ("tau-b", tau_b)}
 METEOR_NOT_ASKED = "not computed: METEOR was not asked for"
+UNDEFINED = "undefined: the scores or the ratings are all equal"
 
 
 @dataclass
 class RatedPairs:
-    """The pairs of one set, in order: candidate k, its references, its rating."""
+    """The P pairs of one set: pair k is (candidates[k], references[k], ratings[k])."""
     candidates: list      # P captions, as written
     references: list      # P lists of reference captions
     ratings: np.ndarray   # (P,) human ratings
@@ -58,17 +59,17 @@ class RatedPairs:
 def expert_pairs(references, judgments):
     """Flickr8k-Expert pairs. references: {image: [its captions]}; judgments: objects
     with .image, .caption and .ratings (three)."""
-    pairs, skipped = RatedPairs([], [], []), 0
+    candidates, their_references, ratings, skipped = [], [], [], 0
     for judgment in judgments:
         refs = references[judgment.image]
         if judgment.caption in refs:
             skipped += 1
             continue
         for rating in judgment.ratings:
-            pairs.candidates.append(judgment.caption)
-            pairs.references.append(refs)
-            pairs.ratings.append(rating)
-    return RatedPairs(pairs.candidates, pairs.references, np.array(pairs.ratings, float), skipped)
+            candidates.append(judgment.caption)
+            their_references.append(refs)
+            ratings.append(rating)
+    return RatedPairs(candidates, their_references, np.array(ratings, float), skipped)
 
 
 def crowdflower_pairs(references, judgments):
@@ -121,16 +122,19 @@ def metric_scores(pairs, tokenize=coco_tokenize, meteor_wanted=False):
 
 
 def correlations(name, pairs, scores):
-    """{metric: {"tau": τ of the set's variant, "pairs": P}}; "tau" None and
-    "not_computed" the reason where a metric has no scores."""
+    """{metric: {"tau": τ of the set's variant, "pairs": P}}; where a metric has no
+    scores, or τ is undefined (constant scores or ratings), "tau" is None and
+    "not_computed" says why."""
     _, tau = TAU[name]
     table = {}
     for metric in METRICS:
-        values = scores[metric]
-        if isinstance(values, str):
-            table[metric] = {"tau": None, "pairs": len(pairs.ratings), "not_computed": values}
+        values, size = scores[metric], len(pairs.ratings)
+        value = None if isinstance(values, str) else float(tau(values, pairs.ratings))
+        if value is None or np.isnan(value):
+            why = values if value is None else UNDEFINED
+            table[metric] = {"tau": None, "pairs": size, "not_computed": why}
         else:
-            table[metric] = {"tau": float(tau(values, pairs.ratings)), "pairs": len(pairs.ratings)}
+            table[metric] = {"tau": value, "pairs": size}
     return table
 
 

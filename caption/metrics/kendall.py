@@ -70,7 +70,8 @@ def concordance(x, y):
     """S = P - Q, n0, n1 and n2 of the module docstring, for two equal-length arrays."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"kendall: x and y must be 1-d of one length, got {x.shape} and {y.shape}")
+        raise ValueError(f"kendall: x and y must be 1-d of one length, "
+                         f"got {x.shape} and {y.shape}")
     if np.isnan(x).any() or np.isnan(y).any():
         raise ValueError("kendall: x or y holds nan")
     n = len(x)

@@ -45,7 +45,8 @@ def pycocoevalcap_file(*parts):
 
 
 def meteor_jar():
-    """Path of pycocoevalcap's meteor-1.5.jar, its paraphrase table checked; or MetricUnavailable."""
+    """Path of pycocoevalcap's meteor-1.5.jar (its paraphrase table checked), or
+    MetricUnavailable."""
     pycocoevalcap_file("meteor", "data", "paraphrase-en.gz")
     return pycocoevalcap_file("meteor", "meteor-1.5.jar")
 

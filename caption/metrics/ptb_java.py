@@ -6,7 +6,8 @@ exactly (``caption.agreement --java-tokenizer``).
 pycocoevalcap ships the tokenizer in ``tokenizer/stanford-corenlp-3.4.1.jar``
 and runs it as::
 
-    java -cp stanford-corenlp-3.4.1.jar edu.stanford.nlp.process.PTBTokenizer -preserveLines -lowerCase
+    java -cp stanford-corenlp-3.4.1.jar edu.stanford.nlp.process.PTBTokenizer \
+         -preserveLines -lowerCase
 
 one caption a line in, its tokens separated by spaces a line out; the tokens
 in ``tokenize.PUNCTUATION`` are then dropped. It needs ``java`` on the PATH
