@@ -9,6 +9,7 @@ printed beside the published figures.
 """
 import argparse
 import sys
+from pathlib import Path
 
 from caption.data.flickr8k import read_captions
 from caption.data.flickr8k_judgments import read_crowdflower, read_expert
@@ -78,6 +79,9 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        print(f"error: --json {args.json}: its folder does not exist", file=sys.stderr)
+        return 1
     try:
         captions = read_captions(args.text_dir)
         expert = read_expert(args.text_dir, captions)

@@ -130,6 +130,8 @@ def test_command_reports_a_missing_file(tmp_path, capsys):
     (release / CROWDFLOWER_FILE).unlink()
     assert main([str(release)]) == 1
     assert capsys.readouterr().err.startswith(f"error: {release / CROWDFLOWER_FILE}: cannot read")
+    assert main([str(release), "--json", str(tmp_path / "no" / "tau.json")]) == 1
+    assert "its folder does not exist" in capsys.readouterr().err
 
 
 def needs_release():
