@@ -9,7 +9,9 @@ formulas and checked against the COCO caption evaluation (pycocoevalcap 1.2).
     1.0
 
 Each metric lives in its own module, with its formula in the docstring:
-bleu, rouge, cider, meteor (the official jar), perplexity, retrieval.
+bleu, rouge, cider, meteor (the official jar), perplexity, retrieval; and
+kendall (rank correlation), agreement (the metrics against Flickr8k's human
+judgments), ptb_java (the Java tokenizer the COCO evaluation runs).
 """
 from .bleu import bleu
 from .cider import cider_d

@@ -69,10 +69,17 @@ def cider_d(references, hypotheses, max_n=4, sigma=SIGMA):
     """
     df = document_frequency(references, max_n)
     log_groups = np.log(len(references))
+    vectors = {}   # a sentence met again (the same reference for many hypotheses) is weighed once
+
+    def weighed(tokens):
+        key = tuple(tokens)
+        if key not in vectors:
+            vectors[key] = tfidf(tokens, df, log_groups, max_n)
+        return vectors[key]
+
     per_image = []
     for hypothesis, refs in zip(hypotheses, references):
-        hyp = tfidf(hypothesis, df, log_groups, max_n)
-        per_n = sum(clipped_cosines(hyp, tfidf(r, df, log_groups, max_n), sigma)
-                    for r in refs) / len(refs)
+        hyp = weighed(hypothesis)
+        per_n = sum(clipped_cosines(hyp, weighed(r), sigma) for r in refs) / len(refs)
         per_image.append(10.0 * per_n.mean())
     return float(np.mean(per_image)), np.array(per_image)

@@ -29,19 +29,26 @@ class MetricUnavailable(RuntimeError):
     """A metric could not be computed here; the message says why."""
 
 
-def meteor_jar():
-    """Path of pycocoevalcap's meteor-1.5.jar, or MetricUnavailable."""
+def pycocoevalcap_file(*parts):
+    """Path of a file pycocoevalcap ships (``"meteor", "meteor-1.5.jar"``) once java is
+    found on the PATH too; else MetricUnavailable saying what is missing."""
     if shutil.which("java") is None:
         raise MetricUnavailable("not computed: java was not found on the PATH")
     spec = importlib.util.find_spec("pycocoevalcap")
     if spec is None or not spec.submodule_search_locations:
         raise MetricUnavailable("not computed: pycocoevalcap is not installed "
-                                "(it ships the METEOR 1.5 jar)")
-    folder = os.path.join(list(spec.submodule_search_locations)[0], "meteor")
-    for needed in ("meteor-1.5.jar", os.path.join("data", "paraphrase-en.gz")):
-        if not os.path.isfile(os.path.join(folder, needed)):
-            raise MetricUnavailable(f"not computed: {needed} is missing from {folder}")
-    return os.path.join(folder, "meteor-1.5.jar")
+                                "(it ships the METEOR 1.5 jar and the Stanford tokenizer)")
+    folder = list(spec.submodule_search_locations)[0]
+    if not os.path.isfile(os.path.join(folder, *parts)):
+        raise MetricUnavailable(f"not computed: {os.path.join(*parts)} is missing from {folder}")
+    return os.path.join(folder, *parts)
+
+
+def meteor_jar():
+    """Path of pycocoevalcap's meteor-1.5.jar (its paraphrase table checked), or
+    MetricUnavailable."""
+    pycocoevalcap_file("meteor", "data", "paraphrase-en.gz")
+    return pycocoevalcap_file("meteor", "meteor-1.5.jar")
 
 
 def _line(words):
