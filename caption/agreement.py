@@ -11,14 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from caption.data.flickr8k import read_captions
-from caption.data.flickr8k_judgments import read_crowdflower, read_expert
-from caption.data.karpathy import DatasetError
-from caption.metrics.agreement import METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, agreement
-from caption.metrics.meteor import MetricUnavailable
-from caption.metrics.ptb_java import java_tokenize
-from caption.metrics.tokenize import tokenize
-from caption.run import write_json_atomic
+from .data.atomic import write_json_atomic
+from .data.flickr8k import read_captions
+from .data.flickr8k_judgments import read_crowdflower, read_expert
+from .metrics.agreement import METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, agreement
+from .metrics.ptb_java import java_tokenize
+from .metrics.tokenize import tokenize
+from .shell.errors import command
+from .training.config import ConfigError
 
 SETS = {"expert": "Flickr8k-Expert", "crowdflower": "Flickr8k-CrowdFlower"}
 
@@ -77,27 +77,19 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+@command
 def main(argv=None):
     args = parse_args(argv)
     if args.json and not Path(args.json).resolve().parent.is_dir():
-        print(f"error: --json {args.json}: its folder does not exist", file=sys.stderr)
-        return 1
-    try:
-        captions = read_captions(args.text_dir)
-        expert = read_expert(args.text_dir, captions)
-        crowdflower = read_crowdflower(args.text_dir, captions)
-        references = {image: list(by_k.values()) for image, by_k in captions.items()}
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        raise ConfigError(f"--json {args.json}: its folder does not exist")
+    captions = read_captions(args.text_dir)
+    expert = read_expert(args.text_dir, captions)
+    crowdflower = read_crowdflower(args.text_dir, captions)
+    references = {image: list(by_k.values()) for image, by_k in captions.items()}
     cut, tokenizer = tokenize, "caption.metrics.tokenize (the COCO conventions, no Java)"
     if args.java_tokenizer:
         texts = sorted({raw for refs in references.values() for raw in refs})
-        try:
-            cut = dict(zip(texts, java_tokenize(texts))).__getitem__
-        except MetricUnavailable as reason:
-            print(f"error: --java-tokenizer: {reason}", file=sys.stderr)
-            return 1
+        cut = dict(zip(texts, java_tokenize(texts))).__getitem__
         tokenizer = "the Java PTBTokenizer (stanford-corenlp 3.4.1, run as pycocoevalcap runs it)"
     result, skipped = agreement(references, expert, crowdflower, cut, args.meteor)
     print(format_table(result, skipped, tokenizer))

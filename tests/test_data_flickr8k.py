@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from caption.baselines import constant_caption_scores
+from caption.training.baselines import constant_caption_scores
 from caption.data.flickr8k import SPLIT_FILES, TOKEN_FILE, convert, karpathy_tokens, main
 from caption.data.karpathy import DatasetError, load_karpathy
 from caption.stats import dataset_stats

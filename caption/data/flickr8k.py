@@ -32,8 +32,8 @@ import re
 import sys
 from pathlib import Path
 
-from caption.data.karpathy import DatasetError
-from caption.run import write_json_atomic
+from .atomic import write_json_atomic
+from .karpathy import DatasetError
 
 TOKEN_FILE = "Flickr8k.token.txt"
 SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt",
@@ -143,7 +143,7 @@ def write_dataset(dataset, out, text_dir, force=False):
         raise DatasetError(f"{out}: cannot write there (a folder, or in no existing folder)")
     if out.exists() and not force:
         raise DatasetError(f"{out}: exists already; pass --force to replace it")
-    write_json_atomic(out, dataset)
+    write_json_atomic(out, dataset, indent=None)
 
 
 def parse_args(argv):
@@ -167,7 +167,7 @@ def main(argv=None):
     try:
         dataset = convert(args.text_dir)
         write_dataset(dataset, args.out, args.text_dir, args.force)
-    except DatasetError as err:
+    except (DatasetError, OSError) as err:   # what caption/shell/errors.py does for commands above
         print(f"error: {err}", file=sys.stderr)
         return 1
     images = dataset["images"]

@@ -33,6 +33,8 @@ import shutil
 import nnscratch.io
 from nnscratch.backend import to_cpu
 
+from ..data import atomic
+
 CONFIG, VOCAB, LOG, METRICS = "config.json", "vocab.json", "log.jsonl", "metrics.json"
 CHECKPOINTS = ("best", "last")
 
@@ -42,25 +44,12 @@ class RunError(ValueError):
 
 
 def write_atomic(path, text):
-    """Write ``text`` to ``path`` through ``.NAME.tmp`` beside it, flushed, then renamed.
-
-    The file gets the user's usual permissions (as ``open`` gives them, after the umask).
-    """
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    """``caption.data.atomic.write_atomic``, with a failure as a RunError naming the file."""
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic.write_atomic(path, text)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise RunError(f"{path}: cannot write it ({error.strerror or error}); "
                        f"the previous version, if any, is intact") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_json_atomic(path, value):
