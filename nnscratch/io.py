@@ -144,11 +144,11 @@ def load(path, expected=None, optional=None, skip=()):
     and not returned; their shapes are checked if ``expected`` or
     ``optional`` lists them. Any other key, a missing key or another shape
     raises FileFormatError naming each, before any array is read.
-    Without ``expected``, every array is read whatever its shape.
+    Without ``expected``, every array not skipped is read whatever its shape.
 
     A checkpoint of a model and its optimizer, say, is checked with
 
-        expected = {f"model/{k}": v.shape for k, v in model.state_dict().items()}
+        expected = {f"model/{k}": p.shape for k, p in model.named_parameters()}
         expected["optimizer/steps"] = ()
         expected["optimizer/counts"] = (len(optimizer.params),)
         optional = {f"optimizer/{i}/{slot}": p.shape

@@ -360,3 +360,34 @@ def test_saved_metadata_is_measured_from_its_header(tmp_path):
     with h5py.File(path, "r") as f:
         string = h5py.check_string_dtype(f.attrs.get_id("metadata").dtype)
     assert string.encoding == "utf-8" and string.length == len('{"vocab": ["a", "b"]}')
+
+
+def test_a_checkpoint_of_model_and_optimizer_is_checked_as_the_docstring_says(tmp_path):
+    from nnscratch.optim import Adam
+    model = Sequential(fc6=Linear(4, 3, rng=np.random.default_rng(0)), relu6=ReLU(),
+                       fc7=Linear(3, 2, rng=np.random.default_rng(1)))
+    optimizer = Adam(model.parameters(), lr=0.1)
+    model.fc7.W.grad = np.ones((3, 2), np.float32)   # one step of one parameter: its slots only
+    optimizer.step()
+    path = tmp_path / "last.h5"
+    io.save(path, {**{f"model/{k}": v for k, v in model.state_dict().items()},
+                   **{f"optimizer/{k}": v for k, v in optimizer.state_dict().items()}})
+
+    expected = {f"model/{k}": p.shape for k, p in model.named_parameters()}
+    expected["optimizer/steps"] = ()
+    expected["optimizer/counts"] = (len(optimizer.params),)
+    optional = {f"optimizer/{i}/{slot}": p.shape
+                for i, p in enumerate(optimizer.params) for slot in optimizer.slot_names}
+    state = io.load(path, expected, optional)
+    resumed = Adam(model.parameters(), lr=0.1)
+    resumed.load_state_dict({k[len("optimizer/"):]: v for k, v in state.items()
+                             if k.startswith("optimizer/")})
+    assert resumed.steps == 1 and resumed.counts == [0, 0, 1, 0]
+
+    model_only = {k: v for k, v in expected.items() if k.startswith("model/")}
+    assert list(io.load(path, model_only, skip=("optimizer",))) == list(model_only)
+    smaller = Sequential(fc6=Linear(4, 2), relu6=ReLU(), fc7=Linear(2, 2))
+    with pytest.raises(io.FileFormatError, match=r"last.h5' .*key 'model/fc6/W' has shape "
+                                                 r"\(4, 3\), expected \(4, 2\)"):
+        io.load(path, {f"model/{k}": p.shape for k, p in smaller.named_parameters()},
+                skip=("optimizer",))
