@@ -5,6 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
+import hdf5_reads
 from caption.cnn import convert
 from caption.cnn.weightfile import ConversionError
 from nnscratch.io import FileFormatError
@@ -15,7 +16,7 @@ CONV1_1 = {"conv1_1/W": (64, 3, 3, 3), "conv1_1/b": (64,)}   # the first layer r
 @pytest.fixture
 def never_read(monkeypatch):
     """Reading any dataset fails the test; VGG-16's shapes are those of its first layer."""
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda *args: pytest.fail("read"))
+    hdf5_reads.never_read(monkeypatch)
     monkeypatch.setattr(convert, "vgg16_shapes", lambda: CONV1_1)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from caption.data.features import (FeaturesError, check_partial, load_features, read_shard,
                                    write_features)
+from hdf5_reads import never_read, recorded_reads
 from nnscratch.io import FileFormatError
 
 IMGIDS = [10, 11, 12, 13, 14]
@@ -30,12 +31,6 @@ def feature_file(tmp_path, build=None, name="feats.h5", features=None, imgid=IMG
         if build:
             build(f)
     return path
-
-
-def never_read(monkeypatch):
-    """Make reading any dataset fail the test: what follows must be decided
-    from the headers alone."""
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda *args: pytest.fail("read"))
 
 
 def test_a_good_file_loads_and_checks_the_cnn_size(tmp_path):
@@ -196,10 +191,7 @@ def partial_file(tmp_path, imgids=IMGIDS, dim=3, build=None):
 
 def test_a_partial_file_for_this_run_passes(tmp_path, monkeypatch):
     path = partial_file(tmp_path)
-    read = []
-    getitem = h5py.Dataset.__getitem__
-    monkeypatch.setattr(h5py.Dataset, "__getitem__",
-                        lambda self, index: read.append(self.name) or getitem(self, index))
+    read = recorded_reads(monkeypatch)
     check_partial(path, np.asarray(IMGIDS), 3)
     assert read == ["/imgid"]
 

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from hdf5_reads import never_read, recorded_reads
 from nnscratch import io
 from nnscratch.layers import Conv2d, Linear, ReLU, Sequential
 
@@ -248,7 +249,7 @@ def test_what_lives_outside_the_file_or_is_not_an_array_is_refused(tmp_path, cas
 def test_refused_before_any_array_is_read(tmp_path, monkeypatch):
     """No dataset is read when the file holds an external link anywhere."""
     path = hostile(tmp_path, lambda f: f.__setitem__("z", h5py.ExternalLink("other.h5", "/x")))
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda *args: pytest.fail("read"))
+    never_read(monkeypatch)
     with pytest.raises(io.FileFormatError, match="'z' is a ExternalLink"):
         io.load(path)
 
@@ -263,7 +264,7 @@ def test_a_huge_declared_dataset_is_refused_from_its_header(tmp_path, monkeypatc
     assert path.stat().st_size < 100_000
     assert io.inspect(path) == {"model/W": ((2, 3), np.float32),
                                 "model/b": ((10**6, 10**6), np.float32)}
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda *args: pytest.fail("read"))
+    never_read(monkeypatch)
     with pytest.raises(io.FileFormatError, match=r"hostile.h5' does not hold what was expected: "
                        r"key 'model/b' has shape \(1000000, 1000000\), expected \(3,\)"):
         io.load(path, expected={"model/W": (2, 3), "model/b": (3,)})
@@ -308,10 +309,7 @@ def test_optional_keys_may_be_absent_but_keep_their_shape(tmp_path):
 
 def test_skipped_groups_are_not_read(tmp_path, monkeypatch):
     path = checkpoint(tmp_path)
-    read = []
-    getitem = h5py.Dataset.__getitem__
-    monkeypatch.setattr(h5py.Dataset, "__getitem__",
-                        lambda self, index: read.append(self.name) or getitem(self, index))
+    read = recorded_reads(monkeypatch)
     state = io.load(path, expected={"model/W": (2, 3)}, skip=("optimizer",))
     assert list(state) == ["model/W"] and read == ["/model/W"]
     with pytest.raises(io.FileFormatError, match=r"unexpected keys 'optimizer/steps' \(\),"):
