@@ -31,8 +31,10 @@ a (10**6, 10**6) dataset is refused, never allocated. The metadata string
 is bounded the same way (``MAX_METADATA_BYTES``).
 
 Every problem with the file raises ``FileFormatError`` (a ValueError) naming
-the file and, where there is one, the key; a missing file raises
-FileNotFoundError.
+the file and, where there is one, the key: not a regular file (a FIFO would
+block the reader), not HDF5, truncated or damaged, one of the above, a
+missing, unexpected or misshapen key, or metadata that is not a JSON object.
+A missing file raises FileNotFoundError.
 """
 import json
 import os
