@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
-from .data.features import load_features
 from .data.karpathy import load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
@@ -80,9 +79,7 @@ def main(argv=None):
     check_out(args)
     device = pick_device(args.device).name
     if args.merge:
-        dataset = load_karpathy(args.data)
-        merge(args.merge, args.out)
-        load_features(args.out, dataset)  # checks every image is there, once
+        merge(args.merge, args.out, load_karpathy(args.data))
         print(f"merged {len(args.merge)} shards into {args.out}")
         return 0
     dataset = load_karpathy(args.data, args.images or Path(args.data).parent)

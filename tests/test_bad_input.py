@@ -214,3 +214,34 @@ def test_train_and_evaluate_from_a_json_and_features_alone(tiny, tmp_path, task,
                        "--out", str(run), "--quiet"]) == 0
     assert evaluate.main(["--run", str(run), "--sample", "2"]) == 0
     assert "image not available" in (run / "report.html").read_text()
+
+
+@pytest.mark.parametrize("hostile", ["external storage", "external link", "soft link"])
+def test_a_checkpoint_that_reaches_outside_is_refused(shipped, tmp_path, capsys, hostile):
+    """describe must not read another file of the machine, nor export copy its bytes on."""
+    import nnscratch.io
+    real = nnscratch.io.load(shipped / "best.h5")
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\x01" * 4 * 10**6)
+    first, *_ = real
+    with h5py.File(tmp_path / "hostile.h5", "w") as f:
+        f.attrs["metadata"] = json.dumps(nnscratch.io.load_metadata(shipped / "best.h5"))
+        for key, value in real.items():
+            if key != first:
+                f[key] = value
+        if hostile == "external storage":
+            f.create_dataset(first, real[first].shape, real[first].dtype,
+                             external=[(str(secret), 0, real[first].nbytes)])
+        elif hostile == "external link":
+            f[first] = h5py.ExternalLink(str(secret), "/x")
+        else:
+            f[first] = h5py.SoftLink("/" + list(real)[1])
+    shutil.move(tmp_path / "hostile.h5", shipped / "best.h5")
+    picture = tmp_path / "p.png"
+    from PIL import Image
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture)
+    assert describe.main([str(picture), "--run", str(shipped)]) == 1
+    one_line(capsys, "best.h5", first)
+    assert export.main([str(shipped), str(tmp_path / "out")]) == 1
+    one_line(capsys, "best.h5")
+    assert not (tmp_path / "out").exists()

@@ -216,8 +216,15 @@ class RunFolder:
         """Load ``name``.h5 into ``model`` (and ``optimizer``); returns the progress dict."""
         self.check_checkpoint(name)
         path = self.file(f"{name}.h5")
+        expected = {f"model/{k}": v.shape for k, v in model.state_dict().items()}
         try:
-            state = nnscratch.io.load(path)
+            if optimizer is None:
+                state = nnscratch.io.load(path, expected, skip=("optimizer",))
+            else:   # shapes checked before any array is read (nnscratch/io.py)
+                expected.update({"optimizer/steps": (), "optimizer/counts": (len(optimizer.params),)})
+                optional = {f"optimizer/{i}/{slot}": p.shape for i, p in enumerate(optimizer.params)
+                            for slot in optimizer.slot_names}
+                state = nnscratch.io.load(path, expected, optional)
             metadata = nnscratch.io.load_metadata(path)
             model.load_state_dict({k[len("model/"):]: v for k, v in state.items()
                                    if k.startswith("model/")})
