@@ -50,7 +50,13 @@ TORCHVISION_PREPROCESSING = Preprocessing(vgg16.INPUT_SIZE, "RGB", (0.485, 0.456
 def read_lasagne_vgg16(src):
     """Lasagne Recipes vgg16.pkl: 'param values' [W1, b1, W2, b2, ...], 'synset words',
     'mean value' (BGR). A Python 2 pickle, hence latin-1."""
-    model = safe_pickle.load(src, encoding="latin-1")
+    try:
+        model = safe_pickle.load(src, encoding="latin-1")
+    except pickle.UnpicklingError as error:
+        raise ConversionError(f"not a Lasagne Recipes vgg16.pkl: {error}") from None
+    if not isinstance(model, dict):
+        raise ConversionError(f"'{src}': not a Lasagne Recipes model file (a "
+                              f"{type(model).__name__}, not a dict)")
     missing = {"param values", "synset words", "mean value"} - set(model)
     if missing:
         raise ConversionError(f"'{src}': not a Lasagne Recipes model file, it lacks "
@@ -125,7 +131,14 @@ def read_torchvision_vgg16(src):
     except ImportError:
         raise ImportError("reading a torchvision .pth needs PyTorch (pip install torch); "
                           "or convert from the Lasagne or Keras file instead") from None
-    tensors = torch.load(src, map_location="cpu", weights_only=True)
+    try:
+        tensors = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as error:   # noqa: BLE001  (any failure of untrusted bytes)
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise ConversionError(f"'{src}': not a torchvision state dict "
+                              f"({type(error).__name__}: {first_line})") from None
+    if not isinstance(tensors, dict):
+        raise ConversionError(f"'{src}': not a torchvision state dict (a {type(tensors).__name__})")
     state = {}
     for name, torch_name in TORCHVISION_NAMES.items():
         if f"{torch_name}.weight" not in tensors:

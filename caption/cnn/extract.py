@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from nnscratch import Tensor, no_grad
 from nnscratch.backend import to_cpu
+from nnscratch.io import FileFormatError
 
 from ..data.features import (FeaturesError, check_partial, load_features, read_shard,
                              write_features)
@@ -42,9 +43,17 @@ def _open_partial(path, imgids, dim):
     """The resumable ``.partial`` file for these rows, created if absent (an existing
     one is checked first: caption/data/features.py ``check_partial``)."""
     if path.exists():
-        check_partial(path, imgids, dim)
+        try:
+            check_partial(path, imgids, dim)
+        except FileFormatError as error:
+            raise FeaturesError(f"{error}; it is the work file of an interrupted run: delete "
+                                f"it to start again") from None
         return h5py.File(path, "r+")
-    f = h5py.File(path, "w")
+    try:
+        f = h5py.File(path, "w")
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else "HDF5 cannot create it"
+        raise FeaturesError(f"{path}: cannot write there ({reason})") from None
     f.create_dataset("features", (len(imgids), dim), dtype=np.float32)
     f.create_dataset("imgid", data=imgids)
     f.create_dataset("done", (len(imgids),), dtype=bool)
@@ -112,7 +121,7 @@ def merge(shards, out, dataset=None):
     write_features(out, np.concatenate(arrays), imgids)
 
 
-def cached_features(dataset, cnn, device="cpu"):
+def cached_features(dataset, cnn, device="cpu", progress=True):
     """The features of every image of ``dataset``, computed once into the cache.
 
     The cache file is named by the CNN and a hash of the dataset's JSON path
@@ -126,7 +135,7 @@ def cached_features(dataset, cnn, device="cpu"):
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"Encoding {len(dataset.images)} images with {cnn} into {path} "
               "(once; later runs reuse it)", file=sys.stderr)
-        skipped = encode(dataset.images, path, cnn, device=device)
+        skipped = encode(dataset.images, path, cnn, device=device, progress=progress)
         if skipped:
             raise ImageError(f"{len(skipped)} images", "could not be read: "
                              + "; ".join(str(e) for e in skipped[:5]))
