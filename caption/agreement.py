@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .data.atomic import write_json_atomic
+from .data.files import write_json_atomic
 from .data.flickr8k import read_captions
 from .data.flickr8k_judgments import read_crowdflower, read_expert
 from .metrics.agreement import METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, agreement

@@ -5,8 +5,8 @@
 
 For each image, the ``--top`` most probable of the 1000 ImageNet classes,
 p = softmax(logits) (thesis §3.4). Images that cannot be read are reported,
-one line each on stderr (in the JSON under "skipped"), and skipped; the exit
-status is non-zero only when no image could be classified.
+one line each on stderr (in the JSON under "skipped"), and skipped; the
+others are still classified, and the exit status is 1 when any was skipped.
 """
 import argparse
 import json
@@ -96,7 +96,7 @@ def main(argv=None):
         print_json(paths, results, errors)
     else:
         print_text(paths, results)
-    return 0 if images else 1
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ The image goes through the run's own encoder (the small CNN it trained, or
 the frozen pretrained CNN its features came from), then beam search (or
 greedy decoding, ``--beam 1``) writes the ``--top`` best captions with their
 log-probabilities (thesis §3.7, §5.3). See caption/evaluation/new_images.py.
+An image that cannot be used is skipped with the reason on stderr, the
+others are still described, and the exit status is then 1.
 """
 import argparse
 import json
@@ -60,7 +62,7 @@ def main(argv=None):
                 print(f"  {c['caption']}   (log p = {c['logprob']:.2f})")
     for path, error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
-    return 1 if skipped and not results else 0
+    return 1 if skipped else 0
 
 
 if __name__ == "__main__":

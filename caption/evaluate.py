@@ -58,6 +58,9 @@ def evaluate_run(path, split="test", beam=1, meteor=False, checkpoint="best", de
                  sample=24):
     """Score a run, write RUN/evaluation-<split>.json and RUN/report.html; return the JSON dict."""
     task, run = open_task(path, split, checkpoint, device)
+    if task.name != "caption" and (beam != 1 or meteor):
+        raise ConfigError(f"--run {path}: a {task.name} run; --beam and --meteor apply to "
+                          f"caption runs")
     evaluation = {"run": str(run.path.absolute()), "task": task.name, "split": split,
                   "checkpoint": checkpoint, "images": len(task.dataset.split(split))}
     fields, write_report = task.evaluation(split, beam, meteor)
@@ -85,7 +88,8 @@ def main(argv=None):
           + (f", beam {evaluation['beam']}" if "beam" in evaluation else ""))
     print(task.table(evaluation["metrics"]))
     print(f"metrics: {evaluation['run']}/evaluation-{evaluation['split']}.json")
-    print(f"report:  {evaluation['run']}/{evaluation['report']}")
+    print(f"report:  {evaluation['run']}/{evaluation['report']} (of the {evaluation['split']} "
+          f"split; each evaluation rewrites it)")
     return 0
 
 

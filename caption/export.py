@@ -27,11 +27,12 @@ def export(run, dest, checkpoint="best"):
     model = build_model(config, vocab, np.random.default_rng(config["seed"]))
     progress = source.load_checkpoint(checkpoint, model)
     files = {"config.json": json.dumps(config, indent=2), "vocab.json": vocab.to_json()}
-    if source.file(METRICS).exists():
+    if checkpoint == "best" and source.file(METRICS).exists():   # the test metrics are best's
         files[METRICS] = json.dumps(read_json(source.file(METRICS)), indent=2)
     kept = {key: progress[key] for key in ("epoch", "step", "best") if key in progress}
     return RunFolder.create(dest, files,
-                            fill=lambda target: target.save_checkpoint("best", model, None, kept))
+                            fill=lambda target: target.save_checkpoint("best", model, None, kept),
+                            advice="choose another DEST (a new or empty folder)")
 
 
 def parser():
@@ -41,7 +42,9 @@ def parser():
                     "state) into a new folder that caption.describe and caption.evaluate can use.")
     p.add_argument("run", help="run folder written by python -m caption.train")
     p.add_argument("dest", help="folder to create (must not exist, or be empty)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="which checkpoint to hand on (default: best; the test metrics.json is "
+                        "copied with best only, since it was measured on best)")
     return p
 
 

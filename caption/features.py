@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
-from .data.features import load_features
-from .data.karpathy import load_karpathy
+from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
 from .training.config import ConfigError
@@ -50,7 +49,8 @@ def parser():
                                             "frozen pretrained CNN into an HDF5 feature file "
                                             "(resumable). --merge joins --shard outputs.")
     p.add_argument("--data", required=True, help="Karpathy split JSON")
-    p.add_argument("--images", help="image folder (default: the JSON's folder)")
+    p.add_argument("--images", help="image folder (default: an images/ folder beside the JSON, "
+                                    "or the JSON's own folder)")
     p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="vgg16")
     p.add_argument("--out", required=True, help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
@@ -80,12 +80,10 @@ def main(argv=None):
     check_out(args)
     device = pick_device(args.device).name
     if args.merge:
-        dataset = load_karpathy(args.data)
-        merge(args.merge, args.out)
-        load_features(args.out, dataset)  # checks every image is there, once
+        merge(args.merge, args.out, load_karpathy(args.data))
         print(f"merged {len(args.merge)} shards into {args.out}")
         return 0
-    dataset = load_karpathy(args.data, args.images or Path(args.data).parent)
+    dataset = load_karpathy(args.data, args.images or default_image_root(args.data))
     rows = shard_rows(len(dataset.images), *args.shard) if args.shard else np.arange(len(dataset.images))
     skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
                      device, progress=not args.quiet)

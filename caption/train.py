@@ -21,21 +21,23 @@ def main(argv=None):
     config, out = resolve(args)
     if args.resume:
         run = RunFolder.open(out)
-        task = build_task(config, load_vocabulary(run))
+        task = build_task(config, load_vocabulary(run), progress=not args.quiet)
     else:
-        task = build_task(config)      # dataset, inputs and model first: nothing written yet
+        task = build_task(config, progress=not args.quiet)   # all of it before anything is written
         run = RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
                                      "vocab.json": task.vocab.to_json()})
     optimizer = build_optimizer(task.model.parameters(), config)
     print(f"run folder: {run.path}", flush=True)
-    state = train(task, optimizer, run, config, resume=bool(args.resume), progress=not args.quiet)
-    if not state["completed"]:
-        print(f"stopped after {state['step']} steps (--max-steps); "
-              f"continue with: python -m caption.train --resume {run.path}")
-        return 0
-    run.load_checkpoint("best", task.model)
-    metrics = task.final_metrics()
-    run.write_metrics(metrics)
+    with run.lock():
+        state = train(task, optimizer, run, config, resume=bool(args.resume),
+                      progress=not args.quiet)
+        if not state["completed"]:
+            print(f"stopped after {state['step']} steps (--max-steps); "
+                  f"continue with: python -m caption.train --resume {run.path}")
+            return 0
+        run.load_checkpoint("best", task.model)
+        metrics = task.final_metrics()
+        run.write_metrics(metrics)
     print(f"test split ({run.file('metrics.json')}):")
     print(format_metrics(metrics))
     return 0

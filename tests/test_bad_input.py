@@ -115,11 +115,15 @@ def test_describe_skips_what_is_not_an_image(shipped, tmp_path, capsys):
     fifo = tmp_path / "x.jpg"
     os.mkfifo(fifo)
     (tmp_path / "folder.png").mkdir()
-    assert describe.main([str(fifo), str(tmp_path / "folder.png"), str(tmp_path / "none.png"),
-                          "--run", str(shipped)]) == 1
-    err = capsys.readouterr().err
+    good = tmp_path / "good.png"
+    from PIL import Image
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(good)
+    assert describe.main([str(good), str(fifo), str(tmp_path / "folder.png"),
+                          str(tmp_path / "none.png"), "--run", str(shipped)]) == 1
+    out, err = capsys.readouterr()
     assert "x.jpg" in err and "not a regular file" in err and "folder.png" in err
     assert "none.png" in err and "Traceback" not in err
+    assert out.splitlines()[0] == str(good)          # the good one is still described
 
 
 @pytest.mark.parametrize("breakage, names", [
@@ -214,3 +218,83 @@ def test_train_and_evaluate_from_a_json_and_features_alone(tiny, tmp_path, task,
                        "--out", str(run), "--quiet"]) == 0
     assert evaluate.main(["--run", str(run), "--sample", "2"]) == 0
     assert "image not available" in (run / "report.html").read_text()
+
+
+@pytest.mark.parametrize("hostile", ["external storage", "external link", "soft link"])
+def test_a_checkpoint_that_reaches_outside_is_refused(shipped, tmp_path, capsys, hostile):
+    """describe must not read another file of the machine, nor export copy its bytes on."""
+    import nnscratch.io
+    real = nnscratch.io.load(shipped / "best.h5")
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\x01" * 4 * 10**6)
+    first, *_ = real
+    with h5py.File(tmp_path / "hostile.h5", "w") as f:
+        f.attrs["metadata"] = json.dumps(nnscratch.io.load_metadata(shipped / "best.h5"))
+        for key, value in real.items():
+            if key != first:
+                f[key] = value
+        if hostile == "external storage":
+            f.create_dataset(first, real[first].shape, real[first].dtype,
+                             external=[(str(secret), 0, real[first].nbytes)])
+        elif hostile == "external link":
+            f[first] = h5py.ExternalLink(str(secret), "/x")
+        else:
+            f[first] = h5py.SoftLink("/" + list(real)[1])
+    shutil.move(tmp_path / "hostile.h5", shipped / "best.h5")
+    picture = tmp_path / "p.png"
+    from PIL import Image
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture)
+    assert describe.main([str(picture), "--run", str(shipped)]) == 1
+    one_line(capsys, "best.h5", first)
+    assert export.main([str(shipped), str(tmp_path / "out")]) == 1
+    one_line(capsys, "best.h5")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_process_cannot_train_the_same_run(shipped, tmp_path, capsys):
+    from caption.training.run_folder import RunFolder
+    with RunFolder.open(shipped).lock():
+        assert train.main(["--resume", str(shipped), "--quiet"]) == 1
+    one_line(capsys, "another process is training this run")
+
+
+@pytest.mark.parametrize("where", ["--data", "--config"])
+def test_a_fifo_or_a_deep_json_as_input_is_refused_at_once(tmp_path, capsys, where):
+    fifo = tmp_path / "x.json"
+    os.mkfifo(fifo)
+    assert train.main([where, str(fifo), "--out", str(tmp_path / "run")]) == 1
+    one_line(capsys, "x.json", "not a regular file")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000)
+    assert train.main([where, str(deep), "--out", str(tmp_path / "run")]) == 1
+    one_line(capsys, "deep.json", "nested too deeply")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_checkpoint_with_nan_parameters_is_refused(shipped, tmp_path, capsys):
+    import nnscratch.io
+    state = nnscratch.io.load(shipped / "best.h5")
+    first = next(iter(state))
+    state[first] = np.full_like(state[first], np.nan)
+    nnscratch.io.save(shipped / "best.h5", state, nnscratch.io.load_metadata(shipped / "best.h5"))
+    assert export.main([str(shipped), str(tmp_path / "out")]) == 1
+    one_line(capsys, "best.h5", "NaN or inf")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["--out", "", "--quiet"]) == 1
+    one_line(capsys, "--out ''")
+    assert listing(tmp_path) == []
+
+
+def test_export_of_last_leaves_best_s_metrics_out(tiny, tmp_path):
+    run = tmp_path / "run"
+    assert train.main(["--data", str(tiny), "--out", str(run), "--epochs", "1", "--batch-size",
+                       "4", "--hidden-size", "8", "--embed-size", "8", "--min-count", "1",
+                       "--attention", "0", "--quiet"]) == 0
+    assert export.main([str(run), str(tmp_path / "last"), "--checkpoint", "last"]) == 0
+    assert not (tmp_path / "last" / "metrics.json").exists()
+    assert export.main([str(run), str(tmp_path / "best")]) == 0
+    assert (tmp_path / "best" / "metrics.json").exists()

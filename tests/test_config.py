@@ -54,7 +54,6 @@ def test_bad_flags_are_refused_naming_the_flag(tmp_path, flags, message):
     ({"cnn_channels": [16, 32, 64, 128]}, "a list of 1 to 3 integers"),
     ({"encoder": "bow"}, "'encoder': a setting of --task rank"),
     ({"learning_rate": 1}, "unknown settings ['learning_rate']"),
-    ({"feature_size": 3}, "unknown settings ['feature_size']"),
     ({"data": ""}, "'data': \"\" is not allowed; expected a file or folder path"),
     ({"task": "detect"}, "'task': \"detect\" is not allowed; expected one of caption, rank"),
     ([1, 2], "expected a JSON object of settings, got list"),

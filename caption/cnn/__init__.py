@@ -13,7 +13,10 @@ net carries ``preprocessing`` (how its input is made) and ``class_names``.
 """
 from pathlib import Path
 
+import numpy as np
+
 import nnscratch.io
+from nnscratch.io import FileFormatError
 
 from . import preprocess as _preprocess
 from .labels import imagenet_class_names
@@ -47,9 +50,12 @@ def build(name, weights=None, rng=None):
     """The network ``name`` ('squeezenet' or 'vgg16'), in evaluation mode.
 
     ``weights``: None for the default file, False for random weights (drawn
-    from ``rng``), or the path of a converted file. A file made for another
-    architecture, or whose arrays have other shapes, raises ValueError naming
-    the layer and both shapes.
+    from ``rng``), or the path of a converted file. The file is read through
+    ``nnscratch.io``, which refuses links and storage outside the file; a
+    file made for another architecture, whose arrays have other shapes (the
+    shapes are checked before any array is read), or whose metadata lacks
+    the preprocessing or the 1000 class names raises FileFormatError naming
+    the file and the layer or field.
     """
     if name not in ARCHITECTURES:
         raise ValueError(f"build: unknown network '{name}'; choose one of "
@@ -61,15 +67,32 @@ def build(name, weights=None, rng=None):
         return net.eval()
     path = default_weights(name) if weights is None else Path(weights)
     metadata = nnscratch.io.load_metadata(path)
+    shapes = {key: p.shape for key, p in net.named_parameters()}
     try:
-        net.load_state_dict(nnscratch.io.load(path))
-    except ValueError as error:
-        found = metadata.get("architecture", "unknown")
-        raise ValueError(f"build: the weights in '{path}' (made for {found}) do not fit "
-                         f"{name}: {error}") from None
-    net.preprocessing = Preprocessing.from_dict(metadata["preprocessing"])
-    net.class_names = metadata["class_names"]
+        state = nnscratch.io.load(path, expected=shapes)
+    except FileFormatError as error:
+        found = metadata.get("architecture", "an unknown network")
+        raise FileFormatError(f"{error} (the weights were made for {found}; "
+                              f"this is {name})") from None
+    net.load_state_dict(state)
+    net.preprocessing, net.class_names = _usage(path, metadata)
     return net.eval()
+
+
+def _usage(path, metadata):
+    """The preprocessing and the class names that a weight file's metadata records."""
+    try:
+        preprocessing = Preprocessing.from_dict(metadata["preprocessing"])
+        np.asarray(preprocessing.mean + preprocessing.std, dtype=np.float64)  # numbers
+    except (KeyError, TypeError, ValueError) as error:
+        raise FileFormatError(f"'{path}': metadata 'preprocessing' is missing or malformed "
+                              f"({type(error).__name__}: {error})") from None
+    names = metadata.get("class_names")
+    if not (isinstance(names, list) and len(names) == 1000
+            and all(isinstance(n, str) for n in names)):
+        raise FileFormatError(f"'{path}': metadata 'class_names' must be a list of "
+                              f"1000 strings")
+    return preprocessing, names
 
 
 def preprocess(images, net):

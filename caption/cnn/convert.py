@@ -25,13 +25,14 @@ import os
 import pickle
 import sys
 
-import h5py
 import numpy as np
+
+import nnscratch.io
 
 from . import build, safe_pickle, vgg16
 from .labels import imagenet_class_names
 from .preprocess import Preprocessing
-from .weightfile import ConversionError, hwc_rows_to_chw, hwio_to_oihw, write
+from .weightfile import ConversionError, hwc_rows_to_chw, hwio_shape, hwio_to_oihw, write
 
 VGG16_LAYERS = vgg16.CONV_NAMES + vgg16.FC_NAMES
 # conv1_1 -> block1_conv1, fc6 -> fc1, ...
@@ -49,7 +50,13 @@ TORCHVISION_PREPROCESSING = Preprocessing(vgg16.INPUT_SIZE, "RGB", (0.485, 0.456
 def read_lasagne_vgg16(src):
     """Lasagne Recipes vgg16.pkl: 'param values' [W1, b1, W2, b2, ...], 'synset words',
     'mean value' (BGR). A Python 2 pickle, hence latin-1."""
-    model = safe_pickle.load(src, encoding="latin-1")
+    try:
+        model = safe_pickle.load(src, encoding="latin-1")
+    except pickle.UnpicklingError as error:
+        raise ConversionError(f"not a Lasagne Recipes vgg16.pkl: {error}") from None
+    if not isinstance(model, dict):
+        raise ConversionError(f"'{src}': not a Lasagne Recipes model file (a "
+                              f"{type(model).__name__}, not a dict)")
     missing = {"param values", "synset words", "mean value"} - set(model)
     if missing:
         raise ConversionError(f"'{src}': not a Lasagne Recipes model file, it lacks "
@@ -67,26 +74,53 @@ def read_lasagne_vgg16(src):
 
 
 def read_keras_vgg16(src):
-    """Keras HDF5 weights: a group per layer, its attribute 'weight_names' listing
-    kernel then bias (the datasets' paths inside the group)."""
+    """Keras HDF5 weights: a group per layer (under "model_weights" in a
+    whole-model file) holding its kernel and its bias, told apart by their
+    shapes. Read through ``nnscratch.io``, so links and storage outside the
+    file are refused, and every layer's shapes are checked against VGG-16's
+    before any array is read."""
+    declared = nnscratch.io.inspect(src)
+    keys = keras_layer_keys(src, declared)
+    wanted = {key for pair in keys.values() for key in pair}
+    arrays = nnscratch.io.load(src, skip=[key for key in declared if key not in wanted])
     state = {}
-    with h5py.File(src, "r") as f:
-        root = f["model_weights"] if "model_weights" in f else f
-        for name, keras_name in KERAS_NAMES.items():
-            if keras_name not in root:
-                raise ConversionError(f"'{src}': no layer group '{keras_name}' (our {name})")
-            group = root[keras_name]
-            weight_names = list(group.attrs["weight_names"])
-            if len(weight_names) != 2:
-                raise ConversionError(f"'{src}': layer '{keras_name}' lists {len(weight_names)} "
-                                      f"weights, expected a kernel and a bias")
-            kernel, bias = (np.asarray(group[w]) for w in weight_names)
-            if name == "fc6":
-                kernel = hwc_rows_to_chw(kernel, (7, 7, 512))
-            elif kernel.ndim == 4:
-                kernel = hwio_to_oihw(kernel)
-            state[f"{name}/W"], state[f"{name}/b"] = kernel, bias
+    for name, (kernel_key, bias_key) in keys.items():
+        kernel = arrays[kernel_key]
+        if name == "fc6":
+            kernel = hwc_rows_to_chw(kernel, (7, 7, 512))
+        elif kernel.ndim == 4:
+            kernel = hwio_to_oihw(kernel)
+        state[f"{name}/W"], state[f"{name}/b"] = kernel, arrays[bias_key]
     return state, KERAS_PREPROCESSING, imagenet_class_names()
+
+
+def keras_layer_keys(src, declared):
+    """Our layer name -> (kernel key, bias key) in a Keras file whose arrays
+    are ``declared`` (``nnscratch.io.inspect``): each layer's group must hold
+    exactly a kernel and a bias of the shapes VGG-16 gives that layer."""
+    root = "model_weights/" if any(key.startswith("model_weights/") for key in declared) else ""
+    ours = vgg16_shapes()
+    keys = {}
+    for name, keras_name in KERAS_NAMES.items():
+        kernel_shape, bias_shape = ours[f"{name}/W"], ours[f"{name}/b"]
+        if len(kernel_shape) == 4:
+            kernel_shape = hwio_shape(kernel_shape)
+        arrays = {key: shape for key, (shape, _) in declared.items()
+                  if key.startswith(f"{root}{keras_name}/")}
+        kernel = [key for key, shape in arrays.items() if shape == kernel_shape]
+        bias = [key for key, shape in arrays.items() if shape == bias_shape]
+        if len(arrays) != 2 or len(kernel) != 1 or len(bias) != 1:
+            raise ConversionError(f"'{src}': layer '{root}{keras_name}' (our {name}) should "
+                                  f"hold a kernel {kernel_shape} and a bias {bias_shape}; "
+                                  f"it holds {arrays or 'nothing'}")
+        keys[name] = kernel[0], bias[0]
+    return keys
+
+
+def vgg16_shapes():
+    """Our VGG-16 state dict's shapes, key -> shape, from the net itself (the
+    one place that says what the architecture is)."""
+    return {key: p.shape for key, p in vgg16.VGG16().named_parameters()}
 
 
 def read_torchvision_vgg16(src):
@@ -97,7 +131,14 @@ def read_torchvision_vgg16(src):
     except ImportError:
         raise ImportError("reading a torchvision .pth needs PyTorch (pip install torch); "
                           "or convert from the Lasagne or Keras file instead") from None
-    tensors = torch.load(src, map_location="cpu", weights_only=True)
+    try:
+        tensors = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as error:   # noqa: BLE001  (any failure of untrusted bytes)
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise ConversionError(f"'{src}': not a torchvision state dict "
+                              f"({type(error).__name__}: {first_line})") from None
+    if not isinstance(tensors, dict):
+        raise ConversionError(f"'{src}': not a torchvision state dict (a {type(tensors).__name__})")
     state = {}
     for name, torch_name in TORCHVISION_NAMES.items():
         if f"{torch_name}.weight" not in tensors:

@@ -22,8 +22,10 @@ from tqdm import tqdm
 
 from nnscratch import Tensor, no_grad
 from nnscratch.backend import to_cpu
+from nnscratch.io import FileFormatError
 
-from ..data.features import FeaturesError, load_features, write_features
+from ..data.features import (FeaturesError, check_partial, load_features, read_shard,
+                             write_features)
 from ..models.device import pick_device
 from . import build
 from .preprocess import ImageError, image_to_array, load_images
@@ -38,15 +40,20 @@ def shard_rows(n_images, i, n):
 
 
 def _open_partial(path, imgids, dim):
-    """The resumable ``.partial`` file for these rows, created if absent."""
+    """The resumable ``.partial`` file for these rows, created if absent (an existing
+    one is checked first: caption/data/features.py ``check_partial``)."""
     if path.exists():
-        f = h5py.File(path, "r+")
-        if not np.array_equal(f["imgid"][:], imgids) or f["features"].shape[1] != dim:
-            f.close()
-            raise FeaturesError(f"{path}: a partial file for other images or another CNN; "
-                                "delete it to start again")
-        return f
-    f = h5py.File(path, "w")
+        try:
+            check_partial(path, imgids, dim)
+        except FileFormatError as error:
+            raise FeaturesError(f"{error}; it is the work file of an interrupted run: delete "
+                                f"it to start again") from None
+        return h5py.File(path, "r+")
+    try:
+        f = h5py.File(path, "w")
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else "HDF5 cannot create it"
+        raise FeaturesError(f"{path}: cannot write there ({reason})") from None
     f.create_dataset("features", (len(imgids), dim), dtype=np.float32)
     f.create_dataset("imgid", data=imgids)
     f.create_dataset("done", (len(imgids),), dtype=bool)
@@ -92,22 +99,29 @@ def encode(images, out, cnn="vgg16", batch_size=16, device="cpu", progress=True)
     return skipped
 
 
-def merge(shards, out):
-    """Join shard files (each from ``--shard``) into one features file."""
+def merge(shards, out, dataset=None):
+    """Join shard files (each from ``--shard``) into one features file, checked to hold
+    every image of ``dataset`` (when given) before it is written."""
     arrays, imgids = [], []
     for path in shards:
-        with h5py.File(path, "r") as f:
-            arrays.append(f["features"][:])
-            imgids.append(f["imgid"][:])
+        array, ids = read_shard(path, expected_dim=arrays[0].shape[1] if arrays else None)
+        arrays.append(array)
+        imgids.append(ids)
     imgids = np.concatenate(imgids)
     unique, counts = np.unique(imgids, return_counts=True)
     if (counts > 1).any():
         raise FeaturesError(f"merge: imgids {unique[counts > 1][:5].tolist()} appear in more "
                             f"than one shard")
+    if dataset is not None:
+        absent = sorted({image.imgid for image in dataset.images} - set(unique.tolist()))
+        if absent or len(unique) != len(dataset.images):
+            raise FeaturesError(f"merge: the shards hold {len(unique)} images, "
+                                f"{dataset.json_path} lists {len(dataset.images)}"
+                                + (f" (imgid {absent[0]} is in none)" if absent else ""))
     write_features(out, np.concatenate(arrays), imgids)
 
 
-def cached_features(dataset, cnn, device="cpu"):
+def cached_features(dataset, cnn, device="cpu", progress=True):
     """The features of every image of ``dataset``, computed once into the cache.
 
     The cache file is named by the CNN and a hash of the dataset's JSON path
@@ -121,7 +135,7 @@ def cached_features(dataset, cnn, device="cpu"):
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"Encoding {len(dataset.images)} images with {cnn} into {path} "
               "(once; later runs reuse it)", file=sys.stderr)
-        skipped = encode(dataset.images, path, cnn, device=device)
+        skipped = encode(dataset.images, path, cnn, device=device, progress=progress)
         if skipped:
             raise ImageError(f"{len(skipped)} images", "could not be read: "
                              + "; ".join(str(e) for e in skipped[:5]))

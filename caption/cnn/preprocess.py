@@ -10,13 +10,13 @@ short side is S, cut the centred S×S square, reorder channels, normalise.
 
 Shapes: N images, S the input side; a batch is (N, 3, S, S) float32.
 """
-import os
-import stat
 import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from ..data.files import open_regular
 
 MIN_SIDE = 8  # smaller images hold too little to classify; they are refused
 FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")   # what load_image opens
@@ -68,25 +68,6 @@ def image_name(source, index=0):
     if isinstance(source, Image.Image):
         return getattr(source, "filename", "") or f"<image {index}>"
     return str(source)
-
-
-def open_regular(path):
-    """``path`` opened for reading in binary, if it is a regular file (after symlinks).
-
-    Opened without blocking, so that a FIFO or a device named like an image is
-    refused at once instead of waiting forever for a writer.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            raise IsADirectoryError(f"it is {kind}")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def load_image(source, name=None, at_least=None):

@@ -9,6 +9,8 @@ all. Any other global stops the load with ``pickle.UnpicklingError`` naming it.
 """
 import pickle
 
+from ..data.files import open_regular
+
 # NumPy 1 pickles say numpy.core, NumPy 2 pickles numpy._core.
 _NUMPY_GLOBALS = {
     (module, name)
@@ -42,7 +44,16 @@ def load(path, encoding="ASCII"):
     """The object pickled in the file at ``path``, admitting arrays alone.
 
     ``encoding="latin-1"`` reads Python 2 pickles (Lasagne's), whose byte
-    strings hold the arrays' raw data.
+    strings hold the arrays' raw data. A file that is not such a pickle at
+    all (truncated, or other bytes) raises ``pickle.UnpicklingError`` too:
+    what a damaged pickle makes the unpickler raise varies (EOFError,
+    KeyError, ValueError...), and none of it is the caller's to handle.
     """
-    with open(path, "rb") as f:
-        return ArraysOnlyUnpickler(f, encoding=encoding).load()
+    with open_regular(path) as f:
+        try:
+            return ArraysOnlyUnpickler(f, encoding=encoding).load()
+        except pickle.UnpicklingError as error:
+            raise pickle.UnpicklingError(f"{path}: {error}") from None
+        except Exception as error:   # noqa: BLE001  (any failure of untrusted bytes)
+            raise pickle.UnpicklingError(f"{path}: not a readable pickle "
+                                         f"({type(error).__name__}: {error})") from None

@@ -21,6 +21,12 @@ def hwio_to_oihw(kernel):
     return np.ascontiguousarray(np.asarray(kernel).transpose(3, 2, 0, 1))
 
 
+def hwio_shape(shape):
+    """Our kernel shape (F, C, KH, KW) -> the (KH, KW, C, F) that ``hwio_to_oihw`` takes."""
+    filters, channels, rows, columns = shape
+    return rows, columns, channels, filters
+
+
 def hwc_rows_to_chw(W, map_shape):
     """Permute the rows of W (H·W·C, M), flattened from an (H, W, C) map, to (C, H, W) order."""
     height, width, channels = map_shape

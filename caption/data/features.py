@@ -1,26 +1,46 @@
 """Precomputed image features (thesis §3.6.1: the CNN is frozen, so its fc7
 vector of each image can be computed once), aligned with a dataset by imgid.
 
-N images, D feature size (4096 for VGG-16's fc7). Two file formats:
+N images, D feature size (4096 for VGG-16's fc7, 512 for SqueezeNet's pooled
+fire9). Two file formats:
 
 - HDF5, as ``python -m caption.features`` writes it (``write_features``):
   dataset "features" (N, D) float32 and dataset "imgid" (N,) int64, one row
-  per image of the JSON, in any order.
-- neuraltalk's ``vgg_feats.mat``: a MATLAB file whose "feats" is (D, N), one
-  column per image in the order of the JSON's "images" list. Reading it needs
-  scipy (an optional extra).
+  per image of the JSON, in any order, and nothing else. It is read through
+  ``nnscratch.io``, which refuses links, external storage and virtual
+  datasets, and the shapes are checked from the headers before any row is
+  read, so a file that declares more rows than the dataset has, or another
+  D than the CNN gives, is refused without being allocated.
+- neuraltalk's ``vgg_feats.mat``: a MATLAB file whose numeric "feats" is
+  (D, N), one column per image in the order of the JSON's "images" list.
+  Its declared shape is checked the same way (``scipy.io.whosmat``) before
+  "feats" alone is loaded. Reading it needs scipy (an optional extra).
 
-The file must hold exactly the dataset's images; a row count or an imgid that
-disagrees raises ``ValueError`` naming the file and the first such imgid.
+The file must hold exactly the dataset's images, and every row must be
+finite: a row count, an imgid, a D or a NaN/inf that disagrees raises
+``FeaturesError`` naming the file and the first such imgid or key (a file
+that is not a safe HDF5 at all raises ``nnscratch.io.FileFormatError``).
+
+``python -m caption.features`` writes its work in progress into a
+``.partial`` file and, with ``--shard``, into shard files; ``check_partial``
+and ``read_shard`` read those safely.
 """
 from pathlib import Path
 
-import h5py
 import numpy as np
+
+import nnscratch.io
+
+# The datasets of each HDF5 layout: the dtype kinds each may have, in words.
+FEATURES = {"features": ("fiu", "numbers"), "imgid": ("iu", "integers")}
+PARTIAL = {**FEATURES, "done": ("b", "booleans")}   # a .partial adds a done flag per row
+MATLAB_NUMBERS = ("double", "single", "int8", "int16", "int32", "int64",
+                  "uint8", "uint16", "uint32", "uint64")
 
 
 class FeaturesError(ValueError):
-    """A feature file that cannot be used; names the file."""
+    """A feature file that does not fit the dataset or the CNN; the message
+    names the file and the imgid or key."""
 
 
 class Features:
@@ -42,74 +62,174 @@ class Features:
 
 
 def write_features(path, array, imgids):
-    """Write features (N, D) and their imgids (N,) as the HDF5 that ``load_features`` reads."""
+    """Write features (N, D) and their imgids (N,) as the HDF5 that
+    ``load_features`` reads, atomically (``nnscratch.io.save``)."""
     array = np.asarray(array, dtype=np.float32)
     imgids = np.asarray(imgids, dtype=np.int64)
     if array.ndim != 2 or imgids.shape != (array.shape[0],):
         raise ValueError(f"write_features: expected features (N, D) and imgids (N,), "
                          f"got {array.shape} and {imgids.shape}")
-    with h5py.File(path, "w") as f:
-        f.create_dataset("features", data=array)
-        f.create_dataset("imgid", data=imgids)
+    nnscratch.io.save(path, {"features": array, "imgid": imgids})
 
 
 def load_features(path, dataset, expected_dim=None):
-    """Read an HDF5 (.h5, .hdf5) or MATLAB (.mat) feature file for ``dataset``."""
+    """Read an HDF5 (.h5, .hdf5) or MATLAB (.mat) feature file for ``dataset``.
+
+    ``expected_dim``: the D of the CNN the caller chose (4096 for vgg16, 512
+    for squeezenet), or None to take the file's D. It is also what bounds D
+    before the rows are read, so pass it whenever it is known.
+    """
     path = Path(path)
     if path.suffix == ".mat":
-        array = _read_mat(path)
-        if array.shape[1] != len(dataset.images):
-            raise ValueError(f"{path}: 'feats' has {array.shape[1]} columns but "
-                             f"{dataset.json_path} lists {len(dataset.images)} images")
-        return Features(path, array.T, [image.imgid for image in dataset.images])
-    array, imgids = _read_h5(path)
-    _check_imgids(path, imgids, dataset)
-    return Features(path, array, imgids)
+        array = _read_mat(path, dataset, expected_dim).T
+        imgids = np.asarray([image.imgid for image in dataset.images], dtype=np.int64)
+    else:
+        rows, dim = _feature_shape(path)
+        _check_count(path, rows, dataset, f"{rows} feature rows")
+        _check_dim(path, dim, expected_dim)
+        array, imgids = _read_rows(path)
+        _check_imgids(path, imgids, dataset)
+    return Features(path, _finite_float32(path, array, imgids), imgids)
 
 
-def _read_h5(path):
-    try:
-        with h5py.File(path, "r") as f:
-            for name in ("features", "imgid"):
-                if name not in f:
-                    raise ValueError(f"{path}: missing dataset {name!r} (expected "
-                                     f"'features' (N, D) and 'imgid' (N,))")
-            array, imgids = f["features"][()], f["imgid"][()]
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read as HDF5: {err}") from err
-    if array.ndim != 2 or imgids.shape != (array.shape[0],):
-        raise ValueError(f"{path}: expected 'features' (N, D) and 'imgid' (N,), "
-                         f"got {array.shape} and {imgids.shape}")
-    return array, imgids
+def read_shard(path, expected_dim=None):
+    """The rows of a shard file (``--shard`` output, the HDF5 format above
+    for a slice of the images): (features (n, D), imgids (n,)), checked as
+    ``load_features`` checks a whole file, except for the dataset's imgids."""
+    path = Path(path)
+    _, dim = _feature_shape(path)
+    _check_dim(path, dim, expected_dim)
+    array, imgids = _read_rows(path)
+    return _finite_float32(path, array, imgids), imgids
 
 
-def _read_mat(path):
+def check_partial(path, imgids, dim):
+    """Check that ``path``, an existing ``.partial`` file of ``python -m
+    caption.features``, is the work in progress for ``imgids`` (N,) with a
+    CNN of feature size ``dim``: datasets "features" (N, dim) of floats,
+    "imgid" (N,) equal to ``imgids``, "done" (N,) bool, and nothing else.
+
+    The command then writes rows into it, so it must be safe to write too:
+    a link, external storage or a virtual dataset (which would send those
+    writes to other files) raises FileFormatError. Only "imgid" is read.
+    """
+    path = Path(path)
+    n = len(imgids)
+    shapes = _declared(path, PARTIAL)
+    if shapes != {"features": (n, dim), "imgid": (n,), "done": (n,)}:
+        raise FeaturesError(f"{path}: a partial file for other images or another CNN "
+                            f"(it declares {shapes}; this run needs {n} rows of {dim}); "
+                            f"delete it to start again")
+    in_file = nnscratch.io.load(path, skip=("features", "done"))["imgid"]
+    if not np.array_equal(in_file, imgids):
+        raise FeaturesError(f"{path}: a partial file for other images (its imgids differ); "
+                            f"delete it to start again")
+
+
+def _declared(path, layout):
+    """The shapes the HDF5 file ``path`` declares, from its headers (no array
+    read): {key: shape}. ``layout`` maps each dataset the file must hold, and
+    no other, to the dtype kinds it may have."""
+    entries = nnscratch.io.inspect(path)
+    if set(entries) != set(layout):
+        raise FeaturesError(f"{path}: holds the datasets {list(entries)}, expected "
+                            f"exactly {list(layout)}")
+    for key, (_, dtype) in entries.items():
+        kinds, words = layout[key]
+        if dtype.kind not in kinds:
+            raise FeaturesError(f"{path}: dataset '{key}' holds {dtype}, expected {words}")
+    return {key: shape for key, (shape, _) in entries.items()}
+
+
+def _feature_shape(path):
+    """(N, D) of a features file, whose "imgid" must be (N,)."""
+    shapes = _declared(path, FEATURES)
+    if len(shapes["features"]) != 2 or shapes["imgid"] != shapes["features"][:1]:
+        raise FeaturesError(f"{path}: expected 'features' (N, D) and 'imgid' (N,), "
+                            f"got {shapes['features']} and {shapes['imgid']}")
+    return shapes["features"]
+
+
+def _read_rows(path):
+    """(features, imgids) of a features file whose shapes have been checked."""
+    state = nnscratch.io.load(path)
+    return state["features"], state["imgid"]
+
+
+def _read_mat(path, dataset, expected_dim):
+    """The (D, N) numeric variable "feats" of a MATLAB file, its declared shape
+    checked before it alone is loaded."""
     try:
         import scipy.io   # optional: only neuraltalk's .mat files need it
     except ImportError as err:
         raise ImportError(f"{path}: reading a .mat feature file needs scipy "
                           f"(pip install scipy)") from err
+    if not path.exists():
+        raise FileNotFoundError(f"no such file '{path}'")
+    if not path.is_file():   # a FIFO would block the reader forever
+        raise FeaturesError(f"{path}: not a regular file")
+    declared = {name: (shape, kind) for name, shape, kind in _matlab(path, scipy.io.whosmat)}
+    if "feats" not in declared:
+        raise FeaturesError(f"{path}: no variable 'feats' (D, N); it holds {sorted(declared)}")
+    shape, kind = declared["feats"]
+    if len(shape) != 2 or kind not in MATLAB_NUMBERS:
+        raise FeaturesError(f"{path}: 'feats' is a {kind} of shape {shape}, expected "
+                            f"a 2-d numeric (D, N) array")
+    _check_count(path, shape[1], dataset, f"'feats' has {shape[1]} columns")
+    _check_dim(path, shape[0], expected_dim)
+    array = _matlab(path, lambda p: scipy.io.loadmat(p, variable_names=["feats"]))["feats"]
+    if array.shape != shape or array.dtype.kind not in "fiu":
+        raise FeaturesError(f"{path}: 'feats' loaded as {array.dtype} {array.shape}, "
+                            f"but its header declared {kind} {shape}")
+    return array
+
+
+def _matlab(path, read):
+    """``read(path)``, with scipy's complaints about the file as FeaturesError."""
+    import scipy.io
     try:
-        contents = scipy.io.loadmat(path)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot read as a MATLAB file: {err}") from err
-    if "feats" not in contents or contents["feats"].ndim != 2:
-        raise ValueError(f"{path}: expected a 2-d variable 'feats' (D, N)")
-    return contents["feats"]
+        return read(path)
+    except NotImplementedError as err:   # MATLAB v7.3 files are HDF5 underneath
+        raise FeaturesError(f"{path}: cannot read this MATLAB version ({err}); save "
+                            f"'feats' with -v7") from None
+    except (OSError, ValueError, scipy.io.matlab.MatReadError) as err:
+        raise FeaturesError(f"{path}: cannot read as a MATLAB file: {err}") from None
+
+
+def _check_count(path, count, dataset, found):
+    """The file must have one feature vector per image of ``dataset``."""
+    if count != len(dataset.images):
+        raise FeaturesError(f"{path}: {found} but {dataset.json_path} lists "
+                            f"{len(dataset.images)} images")
+
+
+def _check_dim(path, dim, expected_dim):
+    if expected_dim is not None and dim != expected_dim:
+        raise FeaturesError(f"{path}: features are {dim}-d, but the CNN chosen gives "
+                            f"{expected_dim}-d vectors (was the file made with another "
+                            f"--cnn?)")
+
+
+def _finite_float32(path, array, imgids):
+    """``array`` (N, D) as float32, every row finite: a NaN or inf (or a float64
+    beyond float32's range) would poison training."""
+    with np.errstate(over="ignore"):   # what overflows becomes inf, refused below
+        array = np.asarray(array, dtype=np.float32)
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        raise FeaturesError(f"{path}: {int(bad.sum())} of {len(bad)} feature rows hold "
+                            f"NaN or inf, the first for imgid {int(imgids[np.argmax(bad)])}")
+    return array
 
 
 def _check_imgids(path, imgids, dataset):
     """The file's imgids must be the dataset's, each once."""
-    expected = [image.imgid for image in dataset.images]
-    if len(imgids) != len(expected):
-        raise ValueError(f"{path}: {len(imgids)} feature rows but {dataset.json_path} "
-                         f"lists {len(expected)} images")
     in_file = set()
     for imgid in imgids.tolist():
         if imgid in in_file:
-            raise ValueError(f"{path}: imgid {imgid} has two feature rows")
+            raise FeaturesError(f"{path}: imgid {imgid} has two feature rows")
         in_file.add(imgid)
-    absent = [imgid for imgid in expected if imgid not in in_file]
+    absent = [image.imgid for image in dataset.images if image.imgid not in in_file]
     if absent:
-        raise ValueError(f"{path}: no feature row for imgid {absent[0]} of "
-                         f"{dataset.json_path} ({len(absent)} imgids disagree)")
+        raise FeaturesError(f"{path}: no feature row for imgid {absent[0]} of "
+                            f"{dataset.json_path} ({len(absent)} imgids disagree)")

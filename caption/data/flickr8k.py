@@ -32,7 +32,7 @@ import re
 import sys
 from pathlib import Path
 
-from .atomic import write_json_atomic
+from .files import open_regular, write_json_atomic
 from .karpathy import DatasetError
 
 TOKEN_FILE = "Flickr8k.token.txt"
@@ -51,7 +51,8 @@ def karpathy_tokens(raw):
 def read_lines(path):
     """[(line number, text without its line ending)] of a text file's non-blank lines."""
     try:
-        data = Path(path).read_bytes()
+        with open_regular(path) as f:
+            data = f.read()
     except OSError as err:
         raise DatasetError(f"{path}: cannot read it: {err.strerror or err}") from err
     lines = []

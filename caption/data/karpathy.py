@@ -22,12 +22,25 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from .files import read_json
+
 SPLITS = ("train", "val", "test", "restval")
 MAX_LISTED = 5   # how many missing images an error message names
 
 
 class DatasetError(ValueError):
     """A dataset file that cannot be read as a Karpathy split JSON."""
+
+
+class MissingImages(DatasetError):
+    """Images of the JSON that are not under the image root."""
+
+
+def default_image_root(json_path):
+    """Where a dataset's images are when no folder is named: an images/ folder beside
+    the JSON if there is one, else the JSON's own folder."""
+    beside = Path(json_path).parent
+    return beside / "images" if (beside / "images").is_dir() else beside
 
 
 @dataclass
@@ -107,17 +120,18 @@ def _read_records(json_path):
 def _read_json(json_path):
     """The dataset file's JSON object, checked to hold a list under "images"."""
     try:
-        text = json_path.read_text(encoding="utf-8")
+        data = read_json(json_path)
     except OSError as err:
-        raise DatasetError(f"{json_path}: cannot read the dataset file: {err}") from err
+        raise DatasetError(f"{json_path}: cannot read the dataset file: "
+                           f"{err.strerror or err}") from None
     except UnicodeDecodeError as err:
         raise DatasetError(f"{json_path}: not UTF-8 text (byte {err.start}); save the "
                            f"dataset as UTF-8 JSON") from None
-    try:
-        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise DatasetError(f"{json_path}: malformed JSON at line {err.lineno}, "
-                           f"column {err.colno}: {err.msg}") from err
+                           f"column {err.colno}: {err.msg}") from None
+    except ValueError as err:
+        raise DatasetError(f"{json_path}: malformed JSON: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DatasetError(f"{json_path}: expected an object with a list under "
                            f"\"images\" (Karpathy's split format)")
@@ -219,7 +233,6 @@ def _locate_images(json_path, image_root, images, required=True):
         if names:
             shown = ", ".join(names[:MAX_LISTED])
             more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
-            raise DatasetError(f"{json_path}: {len(names)} of {len(images)} images are "
-                               f"{problem} under {image_root}: {shown}{more}"
-                               + ("; with precomputed --features no image is needed"
-                                  if problem == "missing" else ""))
+            error = MissingImages if problem == "missing" else DatasetError
+            raise error(f"{json_path}: {len(names)} of {len(images)} images are "
+                        f"{problem} under {image_root}: {shown}{more}")

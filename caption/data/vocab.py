@@ -17,6 +17,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from .files import read_json
+
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)
 FORMAT = "nnscratch-vocabulary-v1"
@@ -83,8 +85,8 @@ class Vocabulary:
     def load(cls, path):
         """Read a vocabulary written by ``save``."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
+            data = read_json(path)
+        except (OSError, ValueError) as err:   # ValueError: malformed JSON or UTF-8
             raise ValueError(f"{path}: cannot read a vocabulary: {err}") from err
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a vocabulary file (expected format {FORMAT!r})")

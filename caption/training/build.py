@@ -8,11 +8,10 @@ vocabulary, the model inputs, the model and its task (caption/training/tasks/).
 Nothing here writes: the train command creates the run folder once all of
 this has succeeded, so a bad dataset or feature file leaves nothing behind.
 """
-import pathlib
 
 import numpy as np
 
-from ..data.karpathy import DatasetError, load_karpathy
+from ..data.karpathy import DatasetError, MissingImages, default_image_root, load_karpathy
 from ..data.shapes import load_shapes
 from ..data.vocab import SPECIALS, Vocabulary
 from ..models.device import pick_device
@@ -33,12 +32,15 @@ def load_dataset(config, splits=SPLITS):
     if config["data"] is None:
         dataset = load_shapes(restval_to_train=config["restval_to_train"])
     else:
-        images = config["images"]
-        if images is None:                  # beside the JSON: its folder, or an images/ folder there
-            beside = pathlib.Path(config["data"]).parent
-            images = beside / "images" if (beside / "images").is_dir() else beside
-        dataset = load_karpathy(config["data"], images, config["restval_to_train"],
-                                images_required=not config["features"])
+        images = config["images"] or default_image_root(config["data"])
+        try:
+            dataset = load_karpathy(config["data"], images, config["restval_to_train"],
+                                    images_required=not config["features"])
+        except MissingImages as error:
+            if config["cnn"] == "small":
+                raise
+            raise MissingImages(f"{error} (a pretrained CNN's precomputed --features need no "
+                                f"image folder)") from None
     for split in splits:
         if not dataset.splits.get(split):
             raise DatasetError(f"{dataset.json_path}: no image in the {split!r} split; "
@@ -62,16 +64,17 @@ def build_model(config, vocab, rng):
     return TASKS[config["task"]].build_model(config, vocab, config["feature_size"], rng)
 
 
-def build_task(config, vocab=None, splits=SPLITS):
+def build_task(config, vocab=None, splits=SPLITS, progress=True):
     """The task of a run, with the inputs of ``splits``.
 
     ``vocab`` None: a new run, whose vocabulary is built from the train split;
-    config["feature_size"] is recorded. The device is checked first.
+    config["feature_size"] is recorded. The device is checked first. ``progress``:
+    a progress bar while features are computed into the cache.
     """
     device = pick_device(config["device"])
     dataset = load_dataset(config, splits)
     vocab = vocab or build_vocabulary(config, dataset)
-    inputs = split_inputs(config, dataset, splits)
+    inputs = split_inputs(config, dataset, splits, progress)
     config["feature_size"] = int(inputs[splits[0]].shape[1])
     rng = np.random.default_rng(config["seed"])
     model = device.place(build_model(config, vocab, rng))

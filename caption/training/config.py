@@ -19,6 +19,7 @@ import pathlib
 import time
 from dataclasses import dataclass
 
+from ..data.files import read_json
 from ..data.karpathy import dataset_name
 from ..models.device import DEVICES
 
@@ -252,7 +253,7 @@ def read_config_file(path):
     """The settings of a ``--config`` file: a JSON object, each key known."""
     where = f"--config {path}"
     try:
-        settings = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+        settings = read_json(path)
     except OSError as error:
         raise ConfigError(f"{where}: cannot read it ({error.strerror or error})") from None
     except UnicodeDecodeError:
@@ -262,11 +263,11 @@ def read_config_file(path):
     if not isinstance(settings, dict):
         raise ConfigError(f"{where}: expected a JSON object of settings, "
                           f"got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(RULES) | set(settings) & set(DERIVED))
+    unknown = sorted(set(settings) - set(RULES))
     if unknown:
         raise ConfigError(f"{where}: unknown settings {unknown}; known: "
                           f"{sorted(set(RULES) - set(DERIVED))}")
-    return settings
+    return {k: v for k, v in settings.items() if k not in DERIVED}   # a run's config.json works too
 
 
 def resolve(args):
@@ -296,6 +297,8 @@ def resolve(args):
     for key in ("data", "images", "features"):
         if config[key] is not None:
             config[key] = absolute_path(config[key], sources[key])
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("--out '': an empty path; name the run folder to create")
     out = args.out or f"runs/{task}-{time.strftime('%Y%m%d-%H%M%S')}"
     return config, pathlib.Path(out)
 

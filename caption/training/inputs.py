@@ -14,6 +14,7 @@ import numpy as np
 from ..cnn.extract import FEATURE_SIZE, cached_features
 from ..cnn.preprocess import ImageError, load_image
 from ..data.features import load_features
+from ..data.karpathy import DatasetError
 from ..models.small_cnn import SIDE
 
 
@@ -36,11 +37,12 @@ def load_pixels(images, side=SIDE):
             rgb = rgb.resize((side, side))
         out[row] = np.asarray(rgb).transpose(2, 0, 1)
     if failed:
-        raise ImageError(f"{len(failed)} images", "could not be read: " + "; ".join(failed[:5]))
+        raise DatasetError(f"{len(failed)} of {len(images)} images cannot be used: "
+                           + "; ".join(failed[:5]))
     return out
 
 
-def split_inputs(config, dataset, splits):
+def split_inputs(config, dataset, splits, progress=True):
     """{split: uint8 pixels (N, 3, S, S) or float32 features (N, K)} for ``splits``."""
     if config["cnn"] == "small":
         return {split: load_pixels(dataset.split(split)) for split in splits}
@@ -48,5 +50,6 @@ def split_inputs(config, dataset, splits):
         features = load_features(config["features"], dataset,
                                  expected_dim=FEATURE_SIZE[config["cnn"]])
     else:
-        features = cached_features(dataset, config["cnn"], device=config["device"])
+        features = cached_features(dataset, config["cnn"], device=config["device"],
+                                   progress=progress)
     return {split: features.for_images(dataset.split(split)) for split in splits}

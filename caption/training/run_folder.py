@@ -25,15 +25,20 @@ Nothing is lost, whatever moment the process dies (SIGKILL included):
 - A full disk or a read-only folder raises ``RunError`` naming the file; the
   previous checkpoint is intact.
 """
+import contextlib
+import fcntl
 import json
 import os
 import pathlib
 import shutil
 
+import numpy as np
+
 import nnscratch.io
 from nnscratch.backend import to_cpu
 
-from ..data import atomic
+from ..data.files import read_json as read_json_value
+from ..data.files import read_text, write_atomic as write_whole
 
 CONFIG, VOCAB, LOG, METRICS = "config.json", "vocab.json", "log.jsonl", "metrics.json"
 CHECKPOINTS = ("best", "last")
@@ -44,9 +49,9 @@ class RunError(ValueError):
 
 
 def write_atomic(path, text):
-    """``caption.data.atomic.write_atomic``, with a failure as a RunError naming the file."""
+    """``caption.data.files.write_atomic``, with a failure as a RunError naming the file."""
     try:
-        atomic.write_atomic(path, text)
+        write_whole(path, text)
     except OSError as error:
         raise RunError(f"{path}: cannot write it ({error.strerror or error}); "
                        f"the previous version, if any, is intact") from None
@@ -60,7 +65,7 @@ def write_json_atomic(path, value):
 def read_json(path):
     """The JSON value in ``path``; RunError naming the file when it is missing or malformed."""
     try:
-        return json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+        return read_json_value(path)
     except FileNotFoundError:
         raise RunError(f"{path}: missing") from None
     except OSError as error:
@@ -76,7 +81,8 @@ class RunFolder:
         self.path = pathlib.Path(path)
 
     @classmethod
-    def create(cls, path, files, fill=None):
+    def create(cls, path, files, fill=None,
+               advice="continue a run with --resume {path}, or choose another --out"):
         """A new run folder holding ``files`` (name -> text: the config and vocabulary),
         and whatever ``fill(run)`` writes into it (``caption.export``: the checkpoint).
 
@@ -87,11 +93,12 @@ class RunFolder:
         """
         path = pathlib.Path(path)
         if path.exists() and not path.is_dir():
-            raise RunError(f"{path}: exists and is not a folder; choose another --out")
+            raise RunError(f"{path}: exists and is not a folder; "
+                           f"{advice.format(path=path)}")
         if path.is_dir() and any(path.iterdir()):
             held = "a run" if (path / CONFIG).exists() else "files"
-            raise RunError(f"{path}: the folder already holds {held}; continue a run with "
-                           f"--resume {path}, or choose another --out (nothing was written)")
+            raise RunError(f"{path}: the folder already holds {held}; "
+                           f"{advice.format(path=path)} (nothing was written)")
         staging = path.with_name(f".{path.name}.creating")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +128,24 @@ class RunFolder:
             raise RunError(f"{path}: no {CONFIG}; is it a run folder written by "
                            f"python -m caption.train?")
         return cls(path)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run for one writer: a second process training it meanwhile gets RunError.
+
+        An advisory lock (flock) on the folder itself, so no lock file is left
+        behind; the system releases it when the process ends, however it ends.
+        """
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunError(f"{self.path}: another process is training this run; let it "
+                               f"finish (or stop it) first") from None
+            yield self
+        finally:
+            os.close(fd)
 
     def remove_leftovers(self):
         """Delete the temporary files of writes that a kill interrupted (on resuming: the
@@ -155,7 +180,10 @@ class RunFolder:
         path = self.file(LOG)
         if not path.exists():
             return []
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:
+            lines = read_text(path).splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunError(f"{path}: cannot read it ({error})") from None
         records = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -202,8 +230,11 @@ class RunFolder:
         """RunError unless ``name``.h5 is there and reads as a checkpoint (its metadata)."""
         path = self.file(f"{name}.h5")
         if not path.is_file():
-            raise RunError(f"{path}: no such checkpoint in the run (a run writes best.h5 and "
-                           f"last.h5 after its first epoch; try --checkpoint last)")
+            others = [c for c in CHECKPOINTS if c != name and self.has_checkpoint(c)]
+            hint = (f"try --checkpoint {others[0]}" if others else
+                    "it has none yet: a run writes best.h5 and last.h5 at the end of its "
+                    "first epoch")
+            raise RunError(f"{path}: no such checkpoint in the run ({hint})")
         try:
             metadata = nnscratch.io.load_metadata(path)
         except (OSError, ValueError) as error:
@@ -216,9 +247,21 @@ class RunFolder:
         """Load ``name``.h5 into ``model`` (and ``optimizer``); returns the progress dict."""
         self.check_checkpoint(name)
         path = self.file(f"{name}.h5")
+        expected = {f"model/{k}": v.shape for k, v in model.state_dict().items()}
         try:
-            state = nnscratch.io.load(path)
+            if optimizer is None:
+                state = nnscratch.io.load(path, expected, skip=("optimizer",))
+            else:   # shapes checked before any array is read (nnscratch/io.py)
+                expected.update({"optimizer/steps": (), "optimizer/counts": (len(optimizer.params),)})
+                optional = {f"optimizer/{i}/{slot}": p.shape for i, p in enumerate(optimizer.params)
+                            for slot in optimizer.slot_names}
+                state = nnscratch.io.load(path, expected, optional)
             metadata = nnscratch.io.load_metadata(path)
+            broken = [k for k, v in state.items() if k.startswith("model/")
+                      and not np.isfinite(v).all()]
+            if broken:
+                raise RunError(f"{path}: the parameters {broken[:3]} hold NaN or inf; "
+                               f"the checkpoint is unusable")
             model.load_state_dict({k[len("model/"):]: v for k, v in state.items()
                                    if k.startswith("model/")})
             if optimizer is not None:
@@ -227,6 +270,8 @@ class RunFolder:
                 optimizer_state.update(metadata["optimizer_scalars"])
                 optimizer.load_state_dict(optimizer_state)
             return metadata["progress"]
+        except RunError:
+            raise
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise RunError(f"{path}: not a checkpoint of this run's model "
                            f"({type(error).__name__}: {error})") from None
