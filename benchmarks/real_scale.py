@@ -24,11 +24,13 @@ retrieval and the untrained baseline for ranking).
 Reported per task: the time to build (read the JSON and the features, build the
 vocabulary and the model), the epoch's steps and sentences, the median and mean
 milliseconds per step, the epoch's wall time (the sum of its steps, with the
-time to cut its batches), the evaluation passes, and the peak resident memory of
-the process (VmHWM of /proc/self/status: the figure behind
-``resource.getrusage(RUSAGE_SELF).ru_maxrss``, without what ru_maxrss carries
-over from the process that started it), with the load averages before and
-after. ``--steps N`` times the first N steps only and extrapolates the epoch
+time to cut its batches), the evaluation passes, and the resident memory of the process (VmRSS) after
+the build, then its peak (VmHWM of /proc/self/status, reset by writing 5 to
+/proc/self/clear_refs) during the training steps and during the evaluation
+passes: VmHWM is the figure behind ``resource.getrusage(RUSAGE_SELF).ru_maxrss``,
+without what ru_maxrss carries over from the process that started this one, and
+the two peaks include what was resident before them (the features, the model).
+The load averages before and after are reported beside the times. ``--steps N`` times the first N steps only and extrapolates the epoch
 from their mean (marked "≈").
 
 ``--write-standin`` first writes stand-in features to FEATURES: 4096-d random
@@ -45,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .memory import status_mb
+from .memory import reset_peak, status_mb
 from .timing import load_average
 
 TASKS = ("caption", "rank")
@@ -95,6 +97,7 @@ def measure(task_name, json_path, features, steps=None, evaluate="val", train_fl
         lambda: task.batches(np.random.default_rng([config["seed"], 0, 0])))  # as the trainer's
     timed_batches = batches if steps is None else batches[:steps]
     task.model.train()
+    reset_peak()
     step_times, losses = [], []
     cpu_start = time.process_time()
     for batch in timed_batches:
@@ -129,8 +132,10 @@ def measure(task_name, json_path, features, steps=None, evaluate="val", train_fl
         "epoch_s": batching_s + mean_step * len(batches),
         "first_loss": losses[0], "last_loss": losses[-1],
         "resident_after_build_mb": resident_after_build,
+        "peak_training_mb": status_mb("VmHWM"),
     }
     task.model.eval()
+    reset_peak()
     if evaluate in ("val", "all"):
         with no_grad():
             metrics, result["val_s"] = timed(lambda: task.evaluate("val"))
@@ -138,7 +143,8 @@ def measure(task_name, json_path, features, steps=None, evaluate="val", train_fl
     if evaluate == "all":
         with no_grad():
             _, result["test_s"] = timed(task.final_metrics)
-    result["peak_rss_mb"] = status_mb("VmHWM")
+    if evaluate != "none":
+        result["peak_evaluation_mb"] = status_mb("VmHWM")
     result["load_before"], result["load_after"] = load_before, load_average()
     return result
 
@@ -156,26 +162,29 @@ def run_child(task, args, train_flags):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def seconds(value):
-    return "" if value is None else f"{value:.1f}"
+def shown(value, spec=".1f"):
+    """A figure of the table, or nothing for one not measured."""
+    return "" if value is None else format(value, spec)
 
 
 def markdown(results):
     """The results as a Markdown table."""
     lines = ["| task | steps × sentences | ms/step median | ms/step mean | CPU ms/step | "
-             "epoch (s) | val pass (s) | test pass (s) | build (s) | peak RSS (MiB) | "
-             "load before → after |",
+             "epoch (s) | val pass (s) | test pass (s) | build (s) | "
+             "RSS after build / peak training / peak eval (MiB) | load before → after |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
         per_step = r["sentences_per_epoch"] / r["steps_per_epoch"]
-        epoch = ("≈ " if r["extrapolated"] else "") + seconds(r["epoch_s"])
+        epoch = ("≈ " if r["extrapolated"] else "") + shown(r["epoch_s"])
         timed_steps = (f" ({r['steps_timed']} timed)" if r["extrapolated"] else "")
         lines.append(
             f"| {r['task']} | {r['steps_per_epoch']} × {per_step:g}{timed_steps} | "
             f"{r['ms_per_step_median']:.0f} | {r['ms_per_step_mean']:.0f} | "
             f"{r['cpu_ms_per_step']:.0f} | {epoch} | "
-            f"{seconds(r.get('val_s'))} | {seconds(r.get('test_s'))} | {seconds(r['build_s'])} | "
-            f"{r['peak_rss_mb']:.0f} | {r['load_before'][0]:.1f} → {r['load_after'][0]:.1f} |")
+            f"{shown(r.get('val_s'))} | {shown(r.get('test_s'))} | {shown(r['build_s'])} | "
+            f"{r['resident_after_build_mb']:.0f} / {r['peak_training_mb']:.0f} / "
+            f"{shown(r.get('peak_evaluation_mb'), '.0f')} | "
+            f"{r['load_before'][0]:.1f} → {r['load_after'][0]:.1f} |")
     return "\n".join(lines) + "\n"
 
 
