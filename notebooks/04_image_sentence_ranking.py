@@ -164,12 +164,11 @@ rnn_metrics, rnn_scores = retrieval(rnn_model, "test")
 bow_metrics, _ = retrieval(bow_model, "test")
 rows = {"RNN (ReLU, s = Σ h_t), trained": rnn_metrics,
         "bag of words (eq. 3.4), trained": bow_metrics, "untrained": untrained}
-print(f"{'':34s}{'annotation R@1':>15s}{'R@5':>6s}{'R@10':>6s}{'med':>5s}"
-      f"{'search R@1':>12s}{'R@5':>6s}{'R@10':>6s}{'med':>5s}")
+print(f"{'':34s}{'annotation R@1   R@5  R@10  med':>28s}  {'search R@1   R@5  R@10  med':>28s}")
 for name, m in rows.items():
-    cells = [m[d][k] for d in ("annotation", "search") for k in ("R@1", "R@5", "R@10", "median_rank")]
-    print(f"{name:34s}" + "".join(f"{c:{w}.1f}" if k % 4 != 3 else f"{c:{w}.0f}"
-                                  for k, (c, w) in enumerate(zip(cells, (15, 6, 6, 5, 12, 6, 6, 5)))))
+    cells = "".join(f"{m[d]['R@1']:11.1f}{m[d]['R@5']:6.1f}{m[d]['R@10']:6.1f}"
+                    f"{m[d]['median_rank']:5.0f}" + "  " for d in ("annotation", "search"))
+    print(f"{name:34s}{cells}")
 assert rnn_metrics["search"]["R@10"] > 3 * untrained["search"]["R@10"]
 assert rnn_metrics["annotation"]["R@10"] > untrained["annotation"]["R@10"] + 20
 

@@ -61,9 +61,11 @@ def cache(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_the_notebook_runs(notebook, cache, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "MPLBACKEND": "Agg", "NNSCRATCH_CACHE": str(cache), "NOTEBOOK_FIGURES": str(tmp_path)}
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg", "NNSCRATCH_CACHE": str(cache),
+           "NOTEBOOK_FIGURES": str(tmp_path)}
     done = subprocess.run([sys.executable, notebook.name], cwd=notebook.parent, env=env,
                           capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, f"{notebook.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    assert done.returncode == 0, (f"{notebook.name} failed:\n{done.stdout[-3000:]}\n"
+                                  f"{done.stderr[-5000:]}")
     assert list(tmp_path.glob("*.png")), f"{notebook.name} drew no figure"

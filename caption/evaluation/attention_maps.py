@@ -32,10 +32,6 @@ FLOOR = 0.2          # brightness where α is 0 (1 where α is largest)
 OUTLINE = (0, 255, 255)   # cyan: no shape has that colour
 
 
-class NoAttention(ValueError):
-    """A model that has no attention to draw."""
-
-
 @dataclass
 class Step:
     """One generated word: the word read, the word said after it, and α as a (side, side) grid."""
@@ -54,10 +50,9 @@ def attention_steps(model, vocab, image, ids, ended=True):
 
     image: the model's input for one image (1, 3, S, S). ``ended``: the caption
     was closed by <end> (the last step then says "<end>"); a caption cut at the
-    maximum length has no step after its last word.
+    maximum length has no step after its last word. A model without attention raises
+    ValueError (``Captioner.attention_weights``).
     """
-    if not has_attention(model):
-        raise NoAttention("this caption generator has no attention (trained with --attention 0)")
     tokens = [vocab.start_id] + [int(i) for i in ids]
     with no_grad():
         model.eval()
