@@ -6,12 +6,18 @@ greedy decoding, ``--beam 1``) writes the ``--top`` best captions with their
 log-probabilities (thesis §3.7, §5.3). See caption/evaluation/new_images.py.
 An image that cannot be used is skipped with the reason on stderr, the
 others are still described, and the exit status is then 1.
+
+``--attention-map OUT.png`` draws, for each word of the best caption, where
+the model looked (a run with attention: ``--cnn small --attention N``).
+A model trained on the built-in shapes set, shown a photo, says so on
+stderr beside its caption.
 """
 import argparse
 import json
 import sys
 
-from .evaluation.new_images import caption_images
+from .evaluation.new_images import (SHAPES_ONLY, attention_map, caption_records, decode_images,
+                                    unfamiliar)
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
 from .training.build import open_model
@@ -34,7 +40,23 @@ def parser():
     p.add_argument("--device", choices=DEVICES, default=None,
                    help="where to run (default: the run's own)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--attention-map", metavar="OUT.png",
+                   help="draw, for each word of the best caption, the attention over the small "
+                        "CNN's 8x8 regions on the image, into one PNG (a row per image); needs a "
+                        "run with attention (--cnn small --attention N, the train defaults)")
     return p
+
+
+def check_attention_map(run, config):
+    """ConfigError unless the run's model has attention over image regions to draw."""
+    if config["cnn"] != "small":
+        raise ConfigError(f"--attention-map: the run {run} reads frozen {config['cnn']} "
+                          f"features, one vector per image, so there are no regions to attend "
+                          f"to; attention maps need a run trained with --cnn small --attention N "
+                          f"(the defaults of python -m caption.train)")
+    if not config["attention"]:
+        raise ConfigError(f"--attention-map: the run {run} has no attention (it was trained "
+                          f"with --attention 0); train one with --attention 64 (the default)")
 
 
 @command
@@ -50,9 +72,12 @@ def main(argv=None):
     if config["task"] != "caption":
         raise ConfigError(f"--run {args.run}: a {config['task']} run; describing images needs "
                           f"a caption run (python -m caption.train --task caption)")
+    if args.attention_map:
+        check_attention_map(args.run, config)
     device = pick_device(config["device"])
-    results, skipped = caption_images(args.images, model, vocab, config, device, args.beam,
-                                      args.top, args.max_length)
+    decoded, skipped = decode_images(args.images, model, vocab, config, device, args.beam,
+                                     args.max_length)
+    results = caption_records(decoded, vocab, args.top)
     if args.json:
         print(json.dumps({"captions": results, "skipped": dict(skipped)}, indent=2))
     else:
@@ -62,6 +87,14 @@ def main(argv=None):
                 print(f"  {c['caption']}   (log p = {c['logprob']:.2f})")
     for path, error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
+    notes = [note for note in (unfamiliar(path, config) for path in results) if note]
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if notes:
+        print(f"note: {SHAPES_ONLY}", file=sys.stderr)
+    if args.attention_map and decoded:
+        print(f"attention map: {attention_map(decoded, model, vocab, args.attention_map)}",
+              file=sys.stderr)
     return 1 if skipped else 0
 
 

@@ -6,14 +6,42 @@ greedy decoding, beam 1) gives the ``top`` best captions with their
 log-probabilities. Large photos are decoded at reduced size
 (caption/cnn/preprocess.py), and an image that cannot be used is skipped with
 the reason, not fatal.
+
+``attention_map`` draws where the model looked for each word of its best
+caption (a run with attention). A model knows only what it was trained on:
+``unfamiliar`` tells when an image is plainly not of the kind a
+shapes-trained model has seen, and ``caption.describe`` then says so
+(SHAPES_ONLY) beside the caption.
 """
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+from PIL import Image
 
 from nnscratch import Tensor, no_grad
 
 from ..cnn.preprocess import ImageError, load_image
 from ..models.decoding import beam_search
+from .attention_maps import attention_steps, draw_attention, pixels_of
 from ..models.small_cnn import SIDE, pixels_to_float
+
+SHAPES_ONLY = (
+    f"this model was trained only on the built-in shapes set ({SIDE}x{SIDE} synthetic pictures "
+    f"of coloured circles, squares and triangles): its caption can only name such shapes and "
+    f"says nothing reliable about a photo. To describe photos, train on a real caption dataset "
+    f"(Karpathy's JSON, README \"Commands\"): python -m caption.features --data dataset.json "
+    f"--images DIR --cnn squeezenet --out feats.h5, then python -m caption.train --data "
+    f"dataset.json --cnn squeezenet --features feats.h5")
+
+
+@dataclass
+class Decoded:
+    """One image decoded: its file, the model's input (1, 3, S, S) or (1, K), and the
+    Hypotheses of beam search, best first (caption/models/decoding.py)."""
+    path: str
+    image: Tensor
+    hypotheses: list
 
 
 def image_encoder(config):
@@ -32,23 +60,67 @@ def image_encoder(config):
     return features
 
 
-def caption_images(paths, model, vocab, config, device, beam=3, top=1, max_length=None):
-    """({path: [{"caption", "logprob", "score"}, ...]}, [(path, why it was skipped)]).
+def decode_images(paths, model, vocab, config, device, beam=3, max_length=None):
+    """([Decoded, ...], [(path, why it was skipped)]) for image files.
 
     ``model``, ``vocab``, ``config``: a trained run (caption/training/build.py
     ``open_model``); ``device``: where the model is (caption/models/device.py).
     """
     max_len = (max_length or config["max_length"]) + 1
     encode = image_encoder(config)
-    results, skipped = {}, []
+    decoded, skipped = [], []
     for path in paths:
         try:
             x = Tensor(device.move(encode(path)))
         except ImageError as error:
             skipped.append((path, str(error)))
             continue
-        (hyps,) = beam_search(model, x, vocab.start_id, vocab.end_id, max(beam, top), max_len,
+        (hyps,) = beam_search(model, x, vocab.start_id, vocab.end_id, beam, max_len,
                               never=(vocab.pad_id, vocab.start_id))
-        results[path] = [{"caption": " ".join(vocab.decode(h.ids)), "logprob": h.logprob,
-                          "score": h.score} for h in hyps[:top]]
-    return results, skipped
+        decoded.append(Decoded(path, x, hyps))
+    return decoded, skipped
+
+
+def caption_records(decoded, vocab, top=1):
+    """{path: [{"caption", "logprob", "score"}, ...]}: the ``top`` best captions of each image."""
+    return {d.path: [{"caption": " ".join(vocab.decode(h.ids)), "logprob": h.logprob,
+                      "score": h.score} for h in d.hypotheses[:top]]
+            for d in decoded}
+
+
+def caption_images(paths, model, vocab, config, device, beam=3, top=1, max_length=None):
+    """({path: [{"caption", "logprob", "score"}, ...]}, [(path, why it was skipped)])."""
+    decoded, skipped = decode_images(paths, model, vocab, config, device, max(beam, top),
+                                     max_length)
+    return caption_records(decoded, vocab, top), skipped
+
+
+def attention_map(decoded, model, vocab, path):
+    """Draw the attention of each image's best caption, word by word, into one PNG ``path``
+    (a row per image; caption/evaluation/attention_maps.py). Returns ``path``."""
+    rows = []
+    for d in decoded:
+        best = d.hypotheses[0]
+        ended = best.length > len(best.ids)          # <end> was scored after the last word
+        steps = attention_steps(model, vocab, d.image, best.ids, ended)
+        rows.append((f"{Path(d.path).name}: {' '.join(vocab.decode(best.ids))}",
+                     pixels_of(d.image), steps))
+    return draw_attention(rows, path)
+
+
+def unfamiliar(path, config):
+    """Why an image is plainly not of the kind the model was trained on, or None.
+
+    The rule, kept simple on purpose: the run was trained on the built-in
+    shapes set (config["data"] is None) and the image is not SIDE × SIDE
+    pixels, the size of every shapes picture. A photo of any usual size is
+    caught; a picture shrunk to 64 × 64 beforehand is not.
+    """
+    if config["data"] is not None:
+        return None
+    with Image.open(path) as image:
+        width, height = image.size
+    if (width, height) == (SIDE, SIDE):
+        return None
+    return (f"{path} is {width}x{height} pixels, not a {SIDE}x{SIDE} picture like those of "
+            f"the built-in shapes set")

@@ -9,7 +9,9 @@ external resources::
 A caption run shows a deterministic sample of images, each with its generated
 caption (and the beam's alternatives, with their length-normalised
 log-probabilities, see caption/models/decoding.py), its references and its own
-scores, then the images with the best and the worst CIDEr-D. A ranking run
+scores, then the images with the best and the worst CIDEr-D, and, for a model
+with attention, where it looked for each word of the first sampled images'
+captions (caption/evaluation/attention_maps.py). A ranking run
 shows, for a sample of images, the sentences ranked highest by S = vᵀs
 (eq. 3.6), and for a sample of sentences, the images ranked highest. Both end
 with the training curves of RUN/log.jsonl: a plot when matplotlib (an
@@ -27,6 +29,7 @@ import numpy as np
 
 from ..cnn.preprocess import ImageError, load_image
 from ..metrics.retrieval import annotation_ranks, search_ranks
+from .attention_maps import attention_steps, draw_attention, has_attention, pixels_of
 
 REPORT = "report.html"
 IMAGE_DIR = "report_images"
@@ -38,6 +41,7 @@ TOP = 5                # sentences per image / images per sentence shown for ran
 SENTENCES = 12         # sentences whose top images are shown for ranking
 TRAINING_KEYS = ("train_loss", "lr")   # the other logged numbers are validation metrics
 PER_IMAGE = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D")
+ATTENTION_IMAGES = 6   # sampled images whose attention is drawn word by word
 
 CAPTION_NOTE = ("<p>Each image lists its generated captions best first (several with beam "
                 "search), each with its score, the mean log-probability per word (caption/models/decoding.py), "
@@ -173,13 +177,42 @@ def _cards(title, rows, images, records, copies):
     return f'<h2>{escape(title)}</h2><div class="cards">{cards}</div>'
 
 
-def caption_report(run_dir, evaluation, images, config, log, sample=24):
+ATTENTION_NOTE = ("<p>Each panel is one step of the best caption: having read the word on "
+                  "the left of the arrow, the model predicts the word on its right from its "
+                  "state and from the CNN's regions weighted by α, drawn here (dark where α is "
+                  "small; the region of largest α outlined).</p>")
+
+
+def attention_section(rows, images, records, model, vocab, model_input, max_length, folder):
+    """The attention of the first captions of ``rows``, word by word, one PNG per image.
+
+    model_input(rows) -> the model's input for those images of the split;
+    max_length: the run's, to tell a caption closed by <end> from one cut short.
+    """
+    figures = []
+    for r in rows[:ATTENTION_IMAGES]:
+        words = records[r]["caption"].split()
+        image = model_input([r])
+        steps = attention_steps(model, vocab, image, vocab.encode(words),
+                                ended=len(words) <= max_length)
+        name = f"attention{int(images[r].imgid):06d}.png"
+        draw_attention([(f"{images[r].filename}: {records[r]['caption']}", pixels_of(image),
+                         steps)], pathlib.Path(folder) / name)
+        figures.append(f'<p><img src="{escape(IMAGE_DIR + "/" + name)}" '
+                       f'alt="attention for {escape(images[r].filename)}"></p>')
+    return ("<h2>Where the model looks, word by word</h2>" + ATTENTION_NOTE + "".join(figures))
+
+
+def caption_report(run_dir, evaluation, images, config, log, sample=24, model=None, vocab=None,
+                   model_input=None):
     """Write RUN/report.html for a caption run; returns its path.
 
     evaluation: the dict of caption.evaluate, whose "captions" holds one record
     per image of ``images`` (the split's karpathy.Images, in order):
     {"caption", "alternatives": [{"caption", "score", "logprob"}, ...], "scores": {metric: float}}.
     config: the run's config.json; log: the records of its log.jsonl.
+    model, vocab, model_input(rows) -> the model's input for those rows of the split: given
+    for a model with attention, its maps are drawn for the first sampled images.
     """
     records = evaluation["captions"]
     if len(records) != len(images):
@@ -188,14 +221,18 @@ def caption_report(run_dir, evaluation, images, config, log, sample=24):
     cider = [record["scores"]["CIDEr-D"] for record in records]
     best = sorted(range(len(images)), key=lambda i: -cider[i])[:EXTREMES]
     worst = sorted(range(len(images)), key=lambda i: cider[i])[:EXTREMES]
+    shown = sample_rows(len(images), sample)
     sections = [_header(run_dir, evaluation, config), "<h2>Metrics</h2>",
                 metrics_html(evaluation["metrics"]),
                 CAPTION_NOTE,
-                _cards(f"A sample of {min(sample, len(images))} images",
-                       sample_rows(len(images), sample), images, records, copies),
+                _cards(f"A sample of {min(sample, len(images))} images", shown, images, records,
+                       copies),
                 _cards(f"Best CIDEr-D of the {len(images)} images", best, images, records, copies),
                 _cards(f"Worst CIDEr-D of the {len(images)} images", worst, images, records, copies),
                 training_curves(log, copies.folder)]
+    if model is not None and has_attention(model) and len(shown):
+        sections.insert(-1, attention_section(shown, images, records, model, vocab, model_input,
+                                              config["max_length"], copies.folder))
     return _write(run_dir, f"Evaluation of {run_dir}", sections)
 
 

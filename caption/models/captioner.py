@@ -112,9 +112,22 @@ class Captioner(Module):
         (N, T, E) being the embeddings of the words just read (module docstring)."""
         h = self.dropout(h)
         if hasattr(self, "attention"):
-            context, _ = self.attention(F.concat([words, h], axis=2), code.regions)  # (N, T, C)
+            context, _ = self.attend(h, words, code)                        # (N, T, C)
             h = F.concat([h, context], axis=2)
         return self.output(h)
+
+    def attend(self, h, words, code):
+        """(context (N, T, C), α (N, T, L)): the regions that the query [words ; h] points at."""
+        return self.attention(F.concat([words, h], axis=2), code.regions)
+
+    def attention_weights(self, code, ids):
+        """Teacher forcing: ids (N, T) -> α (N, T, L), row t the weights over the L regions
+        with which the word after ids[:, t] is predicted, queried by the word ids[:, t] just
+        read and the state after it: the α of ``read_out``, by its own ``attend``."""
+        if not hasattr(self, "attention"):
+            raise ValueError("captioner: this model has no attention (trained with --attention 0)")
+        h, words = self.states(code, ids)
+        return self.attend(self.dropout(h), words, code)[1]
 
     def _initial_state(self, v):
         """(h_0,) or (h_0, c_0): h_0 = tanh(v) for "init", zeros otherwise."""
@@ -150,6 +163,11 @@ class Captioner(Module):
 
     def sentence_logits(self, code, ids):
         """Teacher forcing from an ImageCode of N images: ids (N, T) -> logits (N, T, V)."""
+        return self.read_out(*self.states(code, ids), code)
+
+    def states(self, code, ids):
+        """Teacher forcing: ids (N, T) -> (hidden states h (N, T, H) after each word,
+        the words' embeddings (N, T, E))."""
         v = code.vector
         x = words = self.embedding(ids)                           # (N, T, E)
         N, T, E = x.shape
@@ -162,7 +180,7 @@ class Captioner(Module):
         h = self.recurrent(x, *self._initial_state(v))           # (N, T or T + 1, H)
         if self.condition == "first":
             h = h[:, 1:]
-        return self.read_out(h, words, code)
+        return h, words
 
     def loss(self, images, ids, mask, image_of_row=None, buckets=1):
         """Masked mean negative log-likelihood (eq. 3.2) of ids[:, 1:] given ids[:, :-1].

@@ -160,7 +160,9 @@ class CaptionTask:
                      "scores": scores[i]}
                     for i, (image, w, hyps) in enumerate(zip(images, words, alternatives))]
         fields = {"beam": beam, "metrics": metrics, "captions": captions}
-        return fields, functools.partial(caption_report, images=images)
+        return fields, functools.partial(caption_report, images=images, model=self.model,
+                                         vocab=self.vocab,
+                                         model_input=functools.partial(self.images, split))
 
     @staticmethod
     def table(metrics):
