@@ -10,7 +10,8 @@ from . import machine
 from .timing import Settings, markdown_table
 
 SUBJECTS = {"conv": "conv2d (batch 8)", "pooling": "max_pool2d", "linear": "linear",
-            "lstm": "LSTM", "captioner": "Captioner training step", "cnn": "CNN forward",
+            "lstm": "LSTM", "captioner": "Captioner training step",
+            "flickr8k": "Captioner training step at Flickr8k scale", "cnn": "CNN forward",
             "memory": "Peak resident memory of the forward",
             "profile_vgg": "VGG-16 forward, layer by layer"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "cpu.json"
