@@ -11,6 +11,7 @@ import numpy as np
 from benchmarks import floor
 from benchmarks.__main__ import SUBJECTS
 from benchmarks.floor import Products
+from benchmarks.load import busy_processes
 from benchmarks.timing import Row, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +57,9 @@ def test_floor_runs_the_products_it_lists():
     products()
     a, b, out = products.operands[3, 5, 7]
     np.testing.assert_allclose(out, a @ b, rtol=1e-6)
+
+
+def test_busy_processes_run_only_inside_the_block():
+    with busy_processes(1) as children:
+        assert len(children) == 1 and children[0].poll() is None
+    assert children[0].poll() is not None
