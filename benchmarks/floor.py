@@ -14,6 +14,8 @@ each benchmarked op, as its code computes them (nnscratch/functions/).
 """
 import numpy as np
 
+from nnscratch.functions.conv import batch_chunks
+
 
 class Products:
     """A call that runs the products ``shapes`` [(M, K, N), ...] and nothing else."""
@@ -46,12 +48,19 @@ def linear(N, D, M, backward=False, input_gradient=True):
 
 
 def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True):
-    """Per image, y = W_mat (F, C·KH·KW) @ cols (C·KH·KW, OH·OW); backward:
-    ∂L/∂W += G colsᵀ and (if asked) the gradient of the columns W_matᵀ G."""
-    P, CK = out_size[0] * out_size[1], C * kernel[0] * kernel[1]
-    shapes = [(F, CK, P)] * N
+    """For each chunk of n images (nnscratch.functions.conv.batch_chunks),
+    y = W_mat (F, C·KH·KW) @ cols (C·KH·KW, n·OH·OW); backward: ∂L/∂W += G colsᵀ
+    and, if asked, ∂L/∂x's product, as many multiplications either way (W_matᵀ G
+    for col2im, or the turned kernel's (C, F·KH·KW) @ (F·KH·KW, n·OH·OW))."""
+    P, KK = out_size[0] * out_size[1], kernel[0] * kernel[1]
+    if kernel == (1, 1):  # pointwise: one product per image
+        chunks = [1] * N
+    else:  # batch_chunks reads only the batch size of the array it is given
+        chunks = [s.stop - s.start for s in batch_chunks(np.empty((N, 0)), C * KK * P * 4)]
+    shapes = [(F, C * KK, n * P) for n in chunks]
     if backward:
-        shapes += [(F, P, CK)] * N + [(CK, F, P)] * N * input_gradient
+        shapes += [(F, n * P, C * KK) for n in chunks]
+        shapes += [(C, F * KK, n * P) for n in chunks] * input_gradient
     return shapes
 
 

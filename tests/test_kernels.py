@@ -123,7 +123,7 @@ def test_im2col_copies_the_windows(device, dtype, x_shape, kernel, stride, pad):
 def test_col2im_is_the_adjoint(device, dtype, x_shape, kernel, stride, pad):
     (N, C, H, W), (KH, KW), (ph, pw) = x_shape, kernel, pad
     out = out_size(x_shape, kernel, stride, pad)
-    cols = rounded((N, C * KH * KW, out[0] * out[1]), dtype)
+    cols = rounded((C * KH * KW, N * out[0] * out[1]), dtype)
     padded_shape = (N, C, H + 2 * ph, W + 2 * pw)
     expected = conv.col2im(cols, padded_shape, kernel, stride, out)
     got = kernels.col2im(device.array(cols, dtype), x_shape, kernel, stride, out, pad)

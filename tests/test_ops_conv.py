@@ -49,6 +49,8 @@ def avg_pool(kernel, stride=None):
 GRADCHECK_CASES = {
     "conv2d": [
         (conv(1, 1), [randn(2, 3, 5, 6), randn(4, 3, 3, 3), randn(4)]),       # 3x3 "same"
+        (conv(1, 1), [randn(2, 1, 4, 5), randn(3, 1, 3, 3), randn(3)]),       # F > 2C: col2im
+        (conv(1, (2, 0)), [randn(1, 2, 3, 4), randn(2, 2, 2, 2)]),            # pad >= kernel
         (conv(2, 1), [randn(2, 2, 7, 6), randn(3, 2, 3, 3), randn(3)]),       # 3x3 stride 2
         (conv(1, 0), [randn(2, 4, 3, 5), randn(3, 4, 1, 1), randn(3)]),       # 1x1: no im2col
         (conv((2, 1), (0, 1)), [randn(1, 2, 5, 6), randn(2, 2, 2, 3)]),       # no bias, pairs

@@ -6,15 +6,17 @@ OH×OW output size with OH = (H + 2ph - KH) // sh + 1 (likewise OW).
 
     y[n, f, i, j] = b[f] + Σ_{c, ky, kx} W[f, c, ky, kx] · x̃[n, c, i·sh + ky, j·sw + kx]
 
-where x̃ is x padded with zeros. ``im2col`` copies, for every output pixel,
-the C·KH·KW input values under the kernel into one column, so that the sum
-becomes a single matrix product over the whole batch,
+where x̃ is x padded with zeros. ``im2col`` copies, for every output pixel
+of every image, the C·KH·KW input values under the kernel into one column,
+so that the sum becomes a single matrix product,
 
-    cols (N, C·KH·KW, OH·OW),   y = W_mat (F, C·KH·KW) @ cols -> (N, F, OH·OW),
+    cols (C·KH·KW, N·OH·OW),   y = W_mat (F, C·KH·KW) @ cols -> (F, N·OH·OW),
 
-which is already NCHW order, so the output needs no transpose. ``col2im``
-is its adjoint: it adds each column back onto the pixels it came from, and
-carries the gradient back to the input.
+whose columns are put back in NCHW order. ``col2im`` is its adjoint: it adds
+each column back onto the pixels it came from. Backward needs it only for
+strided convolutions: with stride 1, the gradient of the input is itself a
+convolution, of the output's gradient with the kernel turned by 180°
+(``turned_kernel``), and runs through the same im2col and product.
 """
 import operator
 
@@ -56,10 +58,10 @@ def window_slices(kernel, stride, out_size):
 
 
 def im2col(x, kernel, stride, out_size, out=None):
-    """Padded x (N, C, Hp, Wp) -> cols (N, C·KH·KW, OH·OW).
+    """Padded x (N, C, Hp, Wp) -> cols (C·KH·KW, N·OH·OW).
 
-    A strided view (N, C, KH, KW, OH, OW) reads x[n, c, i·sh + ky, j·sw + kx]
-    at [n, c, ky, kx, i, j] without copying; copying it is the one copy. On
+    A strided view (C, KH, KW, N, OH, OW) reads x[n, c, i·sh + ky, j·sw + kx]
+    at [c, ky, kx, n, i, j] without copying; copying it is the one copy. On
     the CPU it is copied into ``out`` (a contiguous array of the result's
     shape) when one is given, so that a caller can reuse its memory.
     """
@@ -70,15 +72,15 @@ def im2col(x, kernel, stride, out_size, out=None):
     N, C = x.shape[:2]
     sN, sC, sH, sW = x.strides
     windows = xp.lib.stride_tricks.as_strided(
-        x, shape=(N, C, KH, KW, OH, OW), strides=(sN, sC, sH, sW, sH * sh, sW * sw))
+        x, shape=(C, KH, KW, N, OH, OW), strides=(sC, sH, sW, sN, sH * sh, sW * sw))
     if out is None:
-        return windows.reshape(N, C * KH * KW, OH * OW)
+        return windows.reshape(C * KH * KW, N * OH * OW)
     xp.copyto(out.reshape(windows.shape), windows)
     return out
 
 
 def col2im(cols, padded_shape, kernel, stride, out_size):
-    """cols (N, C·KH·KW, OH·OW) -> (N, C, Hp, Wp), the adjoint of ``im2col``:
+    """cols (C·KH·KW, N·OH·OW) -> (N, C, Hp, Wp), the adjoint of ``im2col``:
     every column entry is added onto the input pixel it was copied from,
     one kernel offset at a time (KH·KW strided additions)."""
     if kernels.on_gpu(cols):  # the CUDA kernel of nnscratch/kernels/im2col.cu
@@ -86,11 +88,22 @@ def col2im(cols, padded_shape, kernel, stride, out_size):
     xp = get_array_module(cols)
     N, C = padded_shape[:2]
     (KH, KW), (OH, OW) = kernel, out_size
-    cols = cols.reshape(N, C, KH, KW, OH, OW)
+    cols = cols.reshape(C, KH, KW, N, OH, OW)
     image = xp.zeros(padded_shape, dtype=cols.dtype)
     for ky, kx, rows, columns in window_slices(kernel, stride, out_size):
-        image[:, :, rows, columns] += cols[:, :, ky, kx]
+        image[:, :, rows, columns] += cols[:, ky, kx].transpose(1, 0, 2, 3)
     return image
+
+
+def turned_kernel(W):
+    """W (F, C, KH, KW) -> (C, F, KH, KW): turned by 180° and its channels swapped.
+
+    With stride 1, ∂L/∂x[n, c, u, v] = Σ_{f, ky, kx} W[f, c, ky, kx] G[n, f, u + ph - ky, v + pw - kx]
+    (G = ∂L/∂y, zero outside it): the convolution of G, padded by (KH-1-ph, KW-1-pw),
+    with this kernel.
+    """
+    xp = get_array_module(W)
+    return xp.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
 # The columns are built a few images at a time, about this many bytes, so
@@ -100,25 +113,70 @@ CHUNK_BYTES = 16 * 2 ** 20
 
 
 def batch_chunks(x, bytes_per_image):
-    """Slices of x's batch of about CHUNK_BYTES of columns each (at least one
-    image); a single slice on the GPU, where one large product is fastest."""
+    """Slices of x's batch of about CHUNK_BYTES of columns each, of equal sizes
+    (at least one image); a single slice on the GPU, where one large product is fastest."""
     N = x.shape[0]
-    step = N if kernels.on_gpu(x) else max(1, CHUNK_BYTES // bytes_per_image)
+    count = 1 if kernels.on_gpu(x) else -(-N * bytes_per_image // CHUNK_BYTES)
+    step = -(-N // max(1, min(count, N)))
     return [slice(start, min(start + step, N)) for start in range(0, N, step)]
+
+
+def chunk_columns(x, kernel, stride, pad, out_size):
+    """(images, their columns (C·KH·KW, n·OH·OW)) for each chunk of x's batch.
+
+    The column buffer (and the zero-bordered buffer of padded images) is
+    reused from chunk to chunk: each columns array is valid until the next.
+    """
+    N, C, H, W = x.shape
+    (KH, KW), (ph, pw), (OH, OW) = kernel, pad, out_size
+    if kernels.on_gpu(x):  # the whole batch at once, in its own memory
+        yield slice(0, N), im2col(pad_spatial(x, ph, ph, pw, pw), kernel, stride, out_size)
+        return
+    xp = get_array_module(x)
+    chunks = batch_chunks(x, C * KH * KW * OH * OW * x.itemsize)
+    n = chunks[0].stop
+    padded = xp.zeros((n, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+    cols = xp.empty((C * KH * KW, n * OH * OW), dtype=x.dtype)
+    for images in chunks:
+        n = images.stop - images.start
+        padded[:n, :, ph:ph + H, pw:pw + W] = x[images]
+        yield images, im2col(padded[:n], kernel, stride, out_size, cols[:, :n * OH * OW])
+
+
+def correlate(x, W, b, stride, pad, out_size):
+    """y (N, F, OH, OW) = the sum of the module docstring, chunk by chunk:
+    W_mat @ cols gives (F, n·OH·OW), written into y's (n, F, OH·OW) with b added."""
+    xp = get_array_module(x)
+    N, F = x.shape[0], W.shape[0]
+    W_mat = W.reshape(F, -1)
+    y = xp.empty((N, F, out_size[0] * out_size[1]), dtype=x.dtype)
+    products = None
+    for images, cols in chunk_columns(x, W.shape[2:], stride, pad, out_size):
+        if products is None:  # one buffer for every chunk's product
+            products = xp.empty((F, cols.shape[1]), dtype=x.dtype)
+        n = images.stop - images.start
+        product = xp.matmul(W_mat, cols, out=products[:, :cols.shape[1]])
+        product = product.reshape(F, n, -1).transpose(1, 0, 2)
+        if b is None:
+            y[images] = product
+        else:
+            xp.add(product, b[:, None], out=y[images])
+    return y.reshape((N, F) + tuple(out_size))
 
 
 class Conv2d(Function):
     """x (N, C, H, W), W (F, C, KH, KW), b (F,) -> y (N, F, OH, OW).
 
-    With G = ∂L/∂y as (N, F, OH·OW):
-    ∂L/∂W = Σ_n G_n colsₙᵀ,  ∂L/∂b = Σ_{n,i,j} G,  ∂L/∂x = col2im(W_matᵀ G).
+    With G = ∂L/∂y laid out as the columns, (F, N·OH·OW):
+    ∂L/∂W = G colsᵀ,  ∂L/∂b = Σ_{n,i,j} G,  ∂L/∂x = col2im(W_matᵀ G), or, with
+    stride 1 (and F ≤ 2C), the convolution of G with ``turned_kernel(W)``.
     A 1×1 kernel with stride 1 and no padding needs no im2col: the input,
-    seen as (N, C, H·W), already is its column matrix.
+    seen as (N, C, H·W), already holds every image's column matrix.
 
     The batch goes through im2col and the product in chunks of a few images
-    (``batch_chunks``), so the full (N, C·KH·KW, OH·OW) column matrix, KH·KW
-    times the input, never exists: forward keeps x, and backward builds the
-    columns again, chunk by chunk, for ∂L/∂W.
+    (``batch_chunks``), so the full column matrix, KH·KW times the input,
+    never exists: forward keeps x, and backward builds the columns again,
+    chunk by chunk, for ∂L/∂W.
     """
 
     def __init__(self, stride=1, pad=0):
@@ -130,74 +188,75 @@ class Conv2d(Function):
 
     def forward(self, x, W, b=None):
         self.out_size = _check_conv(x, W, b, self.stride, self.pad)
-        xp = get_array_module(x)
-        N, F, (OH, OW) = x.shape[0], W.shape[0], self.out_size
-        (ph, pw), self.kernel = self.pad, W.shape[2:]
-        self.pointwise = self.kernel == (1, 1) and (ph, pw) == (0, 0) and self.stride == (1, 1)
+        self.kernel = W.shape[2:]
+        self.pointwise = self.kernel == (1, 1) and self.pad == (0, 0) and self.stride == (1, 1)
         self.x, self.W = x, W
-        W_mat = W.reshape(F, -1)
-        y = xp.empty((N, F, OH * OW), dtype=x.dtype)
-        for images, cols in self._columns(x):
-            xp.matmul(W_mat, cols, out=y[images])
-            if b is not None:
-                y[images] += b[:, None]
-        return y.reshape(N, F, OH, OW)
-
-    def _columns(self, x):
-        """(images, their columns (n, C·KH·KW, OH·OW)) for each chunk of the batch.
-
-        The column buffer (and the zero-bordered buffer of padded images) is
-        reused from chunk to chunk: each columns array is valid until the next.
-        """
-        N, C, H, W = x.shape
-        (KH, KW), (ph, pw), (OH, OW) = self.kernel, self.pad, self.out_size
-        if self.pointwise:  # x, seen as (N, C, H·W), is its own column matrix
-            yield slice(0, N), x.reshape(N, C, H * W)
-            return
-        if kernels.on_gpu(x):  # the whole batch at once, in its own memory
-            yield slice(0, N), im2col(pad_spatial(x, ph, ph, pw, pw), self.kernel, self.stride,
-                                      self.out_size)
-            return
-        xp = get_array_module(x)
-        chunks = batch_chunks(x, C * KH * KW * OH * OW * x.itemsize)
-        n = chunks[0].stop
-        padded = xp.zeros((n, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
-        cols = xp.empty((n, C * KH * KW, OH * OW), dtype=x.dtype)
-        for images in chunks:
-            n = images.stop - images.start
-            padded[:n, :, ph:ph + H, pw:pw + W] = x[images]
-            yield images, im2col(padded[:n], self.kernel, self.stride, self.out_size, cols[:n])
+        if not self.pointwise:
+            return correlate(x, W, b, self.stride, self.pad, self.out_size)
+        N, C, H, W_ = x.shape
+        y = W.reshape(W.shape[0], C) @ x.reshape(N, C, H * W_)  # one product per image
+        if b is not None:
+            y += b[:, None]
+        return y.reshape(N, -1, H, W_)
 
     def backward(self, gy):
         xp = get_array_module(gy)
         N, F, OH, OW = gy.shape
-        gy = gy.reshape(N, F, OH * OW)
-        W_mat = self.W.reshape(F, -1)
         gx = gW = None
         if self.needs_grad[0]:
-            gx = self._input_gradient(gy, W_mat)
+            gx = self._input_gradient(gy)
         if self.needs_grad[1]:
-            gW = xp.zeros_like(W_mat)
-            for images, cols in self._columns(self.x):
-                gW += (gy[images] @ cols.transpose(0, 2, 1)).sum(axis=0)
-            gW = gW.reshape(self.W.shape)
+            gW = self._weight_gradient(gy.reshape(N, F, OH * OW)).reshape(self.W.shape)
         if len(self.needs_grad) == 2:
             return gx, gW
-        gb = gy.sum(axis=(0, 2)) if self.needs_grad[2] else None
+        gb = gy.sum(axis=(0, 2, 3)) if self.needs_grad[2] else None
         return gx, gW, gb
 
-    def _input_gradient(self, gy, W_mat):
-        """G (N, F, OH·OW) -> ∂L/∂x (N, C, H, W) = col2im(W_matᵀ G), chunk by chunk."""
+    def _weight_gradient(self, gy):
+        """G (N, F, OH·OW) -> ∂L/∂W_mat (F, C·KH·KW) = Σ over chunks of G_chunk colsᵀ."""
+        xp = get_array_module(gy)
+        N, F, P = gy.shape
         if self.pointwise:
-            return (W_mat.T @ gy).reshape(self.x.shape)
+            return xp.einsum("nfp,ncp->fc", gy, self.x.reshape(N, -1, P), optimize=True)
+        gW = G = None
+        for images, cols in chunk_columns(self.x, self.kernel, self.stride, self.pad,
+                                          self.out_size):
+            n = images.stop - images.start
+            if G is None:  # G of the chunk in the columns' layout (F, n·OH·OW), one buffer
+                G = xp.empty((F, cols.shape[1]), dtype=gy.dtype)
+            G_chunk = G[:, :n * P]
+            G_chunk.reshape(F, n, P)[...] = gy[images].transpose(1, 0, 2)
+            product = G_chunk @ cols.T
+            gW = product if gW is None else xp.add(gW, product, out=gW)
+        return gW
+
+    def _input_gradient(self, gy):
+        """G (N, F, OH, OW) -> ∂L/∂x (N, C, H, W)."""
+        N, C, H, W = self.x.shape
+        (KH, KW), (ph, pw) = self.kernel, self.pad
+        if self.pointwise:
+            F = gy.shape[1]
+            return (self.W.reshape(F, C).T @ gy.reshape(N, F, H * W)).reshape(self.x.shape)
+        # With stride 1 it is a convolution itself, whose columns hold F·KH·KW rows where
+        # col2im's hold C·KH·KW: measured faster up to F = 2C, slower beyond (3 -> 16 channels).
+        if self.stride == (1, 1) and ph < KH and pw < KW and gy.shape[1] <= 2 * C:
+            return correlate(gy, turned_kernel(self.W), None, (1, 1),
+                             (KH - 1 - ph, KW - 1 - pw), (H, W))
+        return self._input_gradient_col2im(gy)
+
+    def _input_gradient_col2im(self, gy):
+        """∂L/∂x = col2im(W_matᵀ G), chunk by chunk (strided convolutions)."""
         xp = get_array_module(gy)
         N, C, H, W = self.x.shape
+        F, P = gy.shape[1], gy.shape[2] * gy.shape[3]
         ph, pw = self.pad
+        W_mat = self.W.reshape(F, -1)
         gx = xp.empty(self.x.shape, dtype=gy.dtype)
-        for images in batch_chunks(gy, W_mat.shape[1] * gy.shape[2] * gy.itemsize):
-            gcols = W_mat.T @ gy[images]
-            padded_shape = (len(gcols), C, H + 2 * ph, W + 2 * pw)
-            padded = col2im(gcols, padded_shape, self.kernel, self.stride, self.out_size)
+        for images in batch_chunks(gy, W_mat.shape[1] * P * gy.itemsize):
+            n = images.stop - images.start
+            G = gy[images].reshape(n, F, P).transpose(1, 0, 2).reshape(F, n * P)
+            padded_shape = (n, C, H + 2 * ph, W + 2 * pw)
+            padded = col2im(W_mat.T @ G, padded_shape, self.kernel, self.stride, self.out_size)
             gx[images] = padded[:, :, ph:ph + H, pw:pw + W]
         return gx
 
