@@ -14,7 +14,7 @@ each benchmarked op, as its code computes them (nnscratch/functions/).
 """
 import numpy as np
 
-from nnscratch.functions.conv import batch_chunks
+from nnscratch.functions.conv import column_chunks
 
 
 class Products:
@@ -48,15 +48,16 @@ def linear(N, D, M, backward=False, input_gradient=True):
 
 
 def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True):
-    """For each chunk of n images (nnscratch.functions.conv.batch_chunks),
+    """For each chunk of n images (nnscratch.functions.conv.column_chunks),
     y = W_mat (F, C·KH·KW) @ cols (C·KH·KW, n·OH·OW); backward: ∂L/∂W += G colsᵀ
     and, if asked, ∂L/∂x's product, as many multiplications either way (W_matᵀ G
     for col2im, or the turned kernel's (C, F·KH·KW) @ (F·KH·KW, n·OH·OW))."""
     P, KK = out_size[0] * out_size[1], kernel[0] * kernel[1]
     if kernel == (1, 1):  # pointwise: one product per image
         chunks = [1] * N
-    else:  # batch_chunks reads only the batch size of the array it is given
-        chunks = [s.stop - s.start for s in batch_chunks(np.empty((N, 0)), C * KK * P * 4)]
+    else:  # column_chunks reads only the shape and dtype of the array it is given
+        images = np.empty((N, C, 0, 0), np.float32)
+        chunks = [s.stop - s.start for s in column_chunks(images, kernel, out_size)]
     shapes = [(F, C * KK, n * P) for n in chunks]
     if backward:
         shapes += [(F, n * P, C * KK) for n in chunks]

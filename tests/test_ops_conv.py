@@ -97,11 +97,15 @@ def test_conv2d_matches_loops(xp, x_shape, W_shape, stride, pad):
 
 def test_conv2d_in_chunks_of_the_batch(monkeypatch):
     """With one image per chunk (and three images: a last chunk of one), the
-    forward still matches the loops and the gradients still pass the check."""
+    forward still matches the loops and the gradients still pass the check,
+    through col2im (stride 2) and through the turned kernel (stride 1), whose
+    columns then give ∂L/∂W too (forward keeps no columns when there are several chunks)."""
     monkeypatch.setattr("nnscratch.functions.conv.CHUNK_BYTES", 1)
     x, W, b = randn(3, 2, 6, 5), randn(4, 2, 3, 3), randn(4)
     assert_close(F.conv2d(x, W, b, stride=1, pad=1).data, conv2d_loops(x, W, b, 1, 1))
     assert gradcheck(conv(2, 1), [x, W, b])
+    assert gradcheck(conv(1, 1), [x, W, b])
+    assert gradcheck(conv(1, 0), [x, W[:, :, :2], b])
 
 
 POOL_SETTINGS = [  # x shape, kernel, stride, pad, ceil_mode

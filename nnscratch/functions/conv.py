@@ -121,6 +121,12 @@ def batch_chunks(x, bytes_per_image):
     return [slice(start, min(start + step, N)) for start in range(0, N, step)]
 
 
+def column_chunks(x, kernel, out_size):
+    """``batch_chunks`` of x for columns of C·KH·KW rows and OH·OW columns per image."""
+    C, (KH, KW), (OH, OW) = x.shape[1], kernel, out_size
+    return batch_chunks(x, C * KH * KW * OH * OW * x.itemsize)
+
+
 def chunk_columns(x, kernel, stride, pad, out_size):
     """(images, their columns (C·KH·KW, n·OH·OW)) for each chunk of x's batch.
 
@@ -133,7 +139,7 @@ def chunk_columns(x, kernel, stride, pad, out_size):
         yield slice(0, N), im2col(pad_spatial(x, ph, ph, pw, pw), kernel, stride, out_size)
         return
     xp = get_array_module(x)
-    chunks = batch_chunks(x, C * KH * KW * OH * OW * x.itemsize)
+    chunks = column_chunks(x, kernel, out_size)
     n = chunks[0].stop
     padded = xp.zeros((n, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
     cols = xp.empty((C * KH * KW, n * OH * OW), dtype=x.dtype)
@@ -143,17 +149,18 @@ def chunk_columns(x, kernel, stride, pad, out_size):
         yield images, im2col(padded[:n], kernel, stride, out_size, cols[:, :n * OH * OW])
 
 
-def correlate(x, W, b, stride, pad, out_size):
-    """y (N, F, OH, OW) = the sum of the module docstring, chunk by chunk:
-    W_mat @ cols gives (F, n·OH·OW), written into y's (n, F, OH·OW) with b added."""
-    xp = get_array_module(x)
-    N, F = x.shape[0], W.shape[0]
+def correlate(W, b, columns, N, out_size):
+    """y (N, F, OH, OW) = the sum of the module docstring, chunk by chunk: for each
+    (images, cols) of ``columns`` (``chunk_columns``), W_mat @ cols gives (F, n·OH·OW),
+    written into y's (n, F, OH·OW) with b added."""
+    xp = get_array_module(W)
+    F = W.shape[0]
     W_mat = W.reshape(F, -1)
-    y = xp.empty((N, F, out_size[0] * out_size[1]), dtype=x.dtype)
+    y = xp.empty((N, F, out_size[0] * out_size[1]), dtype=W.dtype)
     products = None
-    for images, cols in chunk_columns(x, W.shape[2:], stride, pad, out_size):
+    for images, cols in columns:
         if products is None:  # one buffer for every chunk's product
-            products = xp.empty((F, cols.shape[1]), dtype=x.dtype)
+            products = xp.empty((F, cols.shape[1]), dtype=W.dtype)
         n = images.stop - images.start
         product = xp.matmul(W_mat, cols, out=products[:, :cols.shape[1]])
         product = product.reshape(F, n, -1).transpose(1, 0, 2)
@@ -169,14 +176,17 @@ class Conv2d(Function):
 
     With G = ∂L/∂y laid out as the columns, (F, N·OH·OW):
     ∂L/∂W = G colsᵀ,  ∂L/∂b = Σ_{n,i,j} G,  ∂L/∂x = col2im(W_matᵀ G), or, with
-    stride 1 (and F ≤ 2C), the convolution of G with ``turned_kernel(W)``.
+    stride 1 (and F ≤ 2C), the convolution of G with ``turned_kernel(W)``,
+    whose columns then give ∂L/∂W as well (``_turned_gradients``).
     A 1×1 kernel with stride 1 and no padding needs no im2col: the input,
     seen as (N, C, H·W), already holds every image's column matrix.
 
     The batch goes through im2col and the product in chunks of a few images
     (``batch_chunks``), so the full column matrix, KH·KW times the input,
     never exists: forward keeps x, and backward builds the columns again,
-    chunk by chunk, for ∂L/∂W.
+    chunk by chunk, for ∂L/∂W. When the whole batch is one chunk on the CPU
+    (at most CHUNK_BYTES of columns) and W needs a gradient, forward keeps
+    its columns instead (``self.columns``), and backward builds none of x.
     """
 
     def __init__(self, stride=1, pad=0):
@@ -190,22 +200,34 @@ class Conv2d(Function):
         self.out_size = _check_conv(x, W, b, self.stride, self.pad)
         self.kernel = W.shape[2:]
         self.pointwise = self.kernel == (1, 1) and self.pad == (0, 0) and self.stride == (1, 1)
-        self.x, self.W = x, W
+        self.x, self.W, self.columns = x, W, None
         if not self.pointwise:
-            return correlate(x, W, b, self.stride, self.pad, self.out_size)
+            columns = self._columns()
+            one_chunk = len(column_chunks(x, self.kernel, self.out_size)) == 1
+            if self.needs_grad[1] and not kernels.on_gpu(x) and one_chunk:
+                columns = self.columns = list(columns)  # one chunk: kept for ∂L/∂W
+            return correlate(W, b, columns, x.shape[0], self.out_size)
         N, C, H, W_ = x.shape
         y = W.reshape(W.shape[0], C) @ x.reshape(N, C, H * W_)  # one product per image
         if b is not None:
             y += b[:, None]
         return y.reshape(N, -1, H, W_)
 
+    def _columns(self):
+        """The chunks' columns of x (``chunk_columns``), or those forward kept."""
+        if self.columns is not None:
+            return self.columns
+        return chunk_columns(self.x, self.kernel, self.stride, self.pad, self.out_size)
+
     def backward(self, gy):
-        xp = get_array_module(gy)
         N, F, OH, OW = gy.shape
         gx = gW = None
-        if self.needs_grad[0]:
-            gx = self._input_gradient(gy)
-        if self.needs_grad[1]:
+        if self.needs_grad[0] and self._turned():
+            gx, gW = self._turned_gradients(gy, weight=self.needs_grad[1] and not self.columns)
+        elif self.needs_grad[0]:
+            gx = self._input_gradient_pointwise(gy) if self.pointwise else \
+                self._input_gradient_col2im(gy)
+        if self.needs_grad[1] and gW is None:
             gW = self._weight_gradient(gy.reshape(N, F, OH * OW)).reshape(self.W.shape)
         if len(self.needs_grad) == 2:
             return gx, gW
@@ -219,30 +241,53 @@ class Conv2d(Function):
         if self.pointwise:
             return xp.einsum("nfp,ncp->fc", gy, self.x.reshape(N, -1, P), optimize=True)
         gW = G = None
-        for images, cols in chunk_columns(self.x, self.kernel, self.stride, self.pad,
-                                          self.out_size):
+        for images, cols in self._columns():
             n = images.stop - images.start
             if G is None:  # G of the chunk in the columns' layout (F, n·OH·OW), one buffer
                 G = xp.empty((F, cols.shape[1]), dtype=gy.dtype)
             G_chunk = G[:, :n * P]
             G_chunk.reshape(F, n, P)[...] = gy[images].transpose(1, 0, 2)
-            product = G_chunk @ cols.T
-            gW = product if gW is None else xp.add(gW, product, out=gW)
+            gW = _accumulate(gW, G_chunk @ cols.T)
         return gW
 
-    def _input_gradient(self, gy):
-        """G (N, F, OH, OW) -> ∂L/∂x (N, C, H, W)."""
+    def _turned(self):
+        """Whether ∂L/∂x is computed as a convolution (``turned_kernel``): stride 1,
+        padding below the kernel, and F ≤ 2C, since its columns hold F·KH·KW rows
+        where col2im's hold C·KH·KW (measured faster up to F = 2C, slower beyond)."""
+        (KH, KW), (ph, pw) = self.kernel, self.pad
+        F, C = self.W.shape[:2]
+        return not self.pointwise and self.stride == (1, 1) and ph < KH and pw < KW and F <= 2 * C
+
+    def _turned_gradients(self, gy, weight):
+        """∂L/∂x, and ∂L/∂W if ``weight`` (else None), from one im2col of G.
+
+        ∂L/∂x = turned_mat (C, F·KH·KW) @ cols_G, cols_G the columns of G padded by
+        (KH-1-ph, KW-1-pw), one per input pixel; the same columns give the gradient
+        of the turned kernel, x (C, N·H·W) @ cols_Gᵀ, and ∂L/∂W is that turned back
+        (``turned_kernel`` is its own inverse).
+        """
+        xp = get_array_module(gy)
         N, C, H, W = self.x.shape
         (KH, KW), (ph, pw) = self.kernel, self.pad
-        if self.pointwise:
-            F = gy.shape[1]
-            return (self.W.reshape(F, C).T @ gy.reshape(N, F, H * W)).reshape(self.x.shape)
-        # With stride 1 it is a convolution itself, whose columns hold F·KH·KW rows where
-        # col2im's hold C·KH·KW: measured faster up to F = 2C, slower beyond (3 -> 16 channels).
-        if self.stride == (1, 1) and ph < KH and pw < KW and gy.shape[1] <= 2 * C:
-            return correlate(gy, turned_kernel(self.W), None, (1, 1),
-                             (KH - 1 - ph, KW - 1 - pw), (H, W))
-        return self._input_gradient_col2im(gy)
+        turned = turned_kernel(self.W)
+        turned_mat = turned.reshape(C, -1)
+        gx = xp.empty((N, C, H * W), dtype=gy.dtype)
+        g_turned = None
+        for images, cols in chunk_columns(gy, self.kernel, (1, 1), (KH - 1 - ph, KW - 1 - pw),
+                                          (H, W)):
+            n = images.stop - images.start
+            gx[images] = (turned_mat @ cols).reshape(C, n, H * W).transpose(1, 0, 2)
+            if weight:  # x in the columns' layout (C, n·H·W): a view for one image
+                x_chunk = self.x[images].reshape(n, C, H * W).transpose(1, 0, 2).reshape(C, -1)
+                g_turned = _accumulate(g_turned, x_chunk @ cols.T)
+        gW = turned_kernel(g_turned.reshape(turned.shape)) if weight else None
+        return gx.reshape(self.x.shape), gW
+
+    def _input_gradient_pointwise(self, gy):
+        """∂L/∂x = W_matᵀ G, image by image (1×1 kernel, stride 1, no padding)."""
+        N, C, H, W = self.x.shape
+        F = gy.shape[1]
+        return (self.W.reshape(F, C).T @ gy.reshape(N, F, H * W)).reshape(self.x.shape)
 
     def _input_gradient_col2im(self, gy):
         """∂L/∂x = col2im(W_matᵀ G), chunk by chunk (strided convolutions)."""
@@ -259,6 +304,14 @@ class Conv2d(Function):
             padded = col2im(W_mat.T @ G, padded_shape, self.kernel, self.stride, self.out_size)
             gx[images] = padded[:, :, ph:ph + H, pw:pw + W]
         return gx
+
+
+def _accumulate(total, term):
+    """total + term, into total (None: term)."""
+    if total is None:
+        return term
+    total += term
+    return total
 
 
 def _check_conv(x, W, b, stride, pad):
