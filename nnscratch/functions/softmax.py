@@ -11,15 +11,32 @@ from ..backend import get_array_module
 from ..core import Function
 
 
-def log_softmax_array(x, axis=-1):
-    """log softmax of an array along ``axis``, shifted by the max (no graph).
+def shifted_exp(x, axis=-1):
+    """(e, Σ e, max x) along ``axis`` (Σ e and max x kept as length 1) for an
+    array x (no graph): e = exp(x - max x), so that
+
+        softmax(x) = e / Σ e,   log softmax(x) = (x - max x) - log Σ e.
 
     The one place the numerically stable formula is written; ``LogSoftmax``,
-    ``Softmax`` and the fused cross-entropy (``loss.py``) all call it.
+    ``Softmax`` and the fused cross-entropy (``loss.py``) all call it. Four
+    passes over x, one new array: e is exponentiated where it was shifted.
+    (Subtract max x before log Σ e, never their sum: max x + log Σ e rounds
+    away what is small beside a large max.)
     """
     xp = get_array_module(x)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    largest = x.max(axis=axis, keepdims=True)
+    e = xp.subtract(x, largest)
+    xp.exp(e, out=e)
+    return e, e.sum(axis=axis, keepdims=True), largest
+
+
+def log_softmax_array(x, axis=-1):
+    """log softmax of an array along ``axis`` (see ``shifted_exp``)."""
+    xp = get_array_module(x)
+    _, total, largest = shifted_exp(x, axis)
+    shifted = xp.subtract(x, largest)
+    shifted -= xp.log(total)
+    return shifted
 
 
 class Softmax(Function):
@@ -29,8 +46,9 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        xp = get_array_module(x)
-        self.y = xp.exp(log_softmax_array(x, self.axis))
+        e, total, _ = shifted_exp(x, self.axis)
+        e /= total
+        self.y = e
         return self.y
 
     def backward(self, gy):
