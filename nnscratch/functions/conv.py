@@ -176,7 +176,7 @@ class Conv2d(Function):
 
     With G = ∂L/∂y laid out as the columns, (F, N·OH·OW):
     ∂L/∂W = G colsᵀ,  ∂L/∂b = Σ_{n,i,j} G,  ∂L/∂x = col2im(W_matᵀ G), or, with
-    stride 1 (and F ≤ 2C), the convolution of G with ``turned_kernel(W)``,
+    stride 1 (and F ≤ C), the convolution of G with ``turned_kernel(W)``,
     whose columns then give ∂L/∂W as well (``_turned_gradients``).
     A 1×1 kernel with stride 1 and no padding needs no im2col: the input,
     seen as (N, C, H·W), already holds every image's column matrix.
@@ -252,11 +252,11 @@ class Conv2d(Function):
 
     def _turned(self):
         """Whether ∂L/∂x is computed as a convolution (``turned_kernel``): stride 1,
-        padding below the kernel, and F ≤ 2C, since its columns hold F·KH·KW rows
-        where col2im's hold C·KH·KW (measured faster up to F = 2C, slower beyond)."""
+        padding below the kernel, and F ≤ C, since its columns hold F·KH·KW rows
+        where col2im's hold C·KH·KW (measured faster for F = C, slower from F = 2C)."""
         (KH, KW), (ph, pw) = self.kernel, self.pad
         F, C = self.W.shape[:2]
-        return not self.pointwise and self.stride == (1, 1) and ph < KH and pw < KW and F <= 2 * C
+        return not self.pointwise and self.stride == (1, 1) and ph < KH and pw < KW and F <= C
 
     def _turned_gradients(self, gy, weight):
         """∂L/∂x, and ∂L/∂W if ``weight`` (else None), from one im2col of G.
