@@ -48,20 +48,22 @@ def linear(N, D, M, backward=False, input_gradient=True):
 
 
 def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True):
-    """For each chunk of n images (nnscratch.functions.conv.column_chunks),
-    y = W_mat (F, C·KH·KW) @ cols (C·KH·KW, n·OH·OW); backward: ∂L/∂W += G colsᵀ
-    and, if asked, ∂L/∂x's product, as many multiplications either way (W_matᵀ G
-    for col2im, or the turned kernel's (C, F·KH·KW) @ (F·KH·KW, n·OH·OW))."""
+    """For each chunk of the columns (nnscratch.functions.conv.column_chunks: a few
+    images, or a block of rows of one), y = W_mat (F, C·KH·KW) @ cols (C·KH·KW, L),
+    L the chunk's output pixels; backward: ∂L/∂W += G colsᵀ and, if asked,
+    ∂L/∂x's product, as many multiplications either way (W_matᵀ G for col2im, or
+    the turned kernel's (C, F·KH·KW) @ (F·KH·KW, L))."""
     P, KK = out_size[0] * out_size[1], kernel[0] * kernel[1]
     if kernel == (1, 1):  # pointwise: one product per image
-        chunks = [1] * N
+        pixels = [P] * N
     else:  # column_chunks reads only the shape and dtype of the array it is given
         images = np.empty((N, C, 0, 0), np.float32)
-        chunks = [s.stop - s.start for s in column_chunks(images, kernel, out_size)]
-    shapes = [(F, C * KK, n * P) for n in chunks]
+        pixels = [(i.stop - i.start) * (r.stop - r.start) * out_size[1]
+                  for i, r in column_chunks(images, kernel, out_size)]
+    shapes = [(F, C * KK, L) for L in pixels]
     if backward:
-        shapes += [(F, n * P, C * KK) for n in chunks]
-        shapes += [(C, F * KK, n * P) for n in chunks] * input_gradient
+        shapes += [(F, L, C * KK) for L in pixels]
+        shapes += [(C, F * KK, L) for L in pixels] * input_gradient
     return shapes
 
 
