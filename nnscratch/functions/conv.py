@@ -113,8 +113,6 @@ def turned_kernel(W):
 # fault in). Measured on VGG-16's 64-channel layers: 4 MiB blocks made the
 # forward a third faster than whole images of 29-115 MB.
 CHUNK_BYTES = 4 * 2 ** 20
-# Up to this many bytes of columns in all, forward keeps them for ∂L/∂W.
-KEEP_BYTES = 16 * 2 ** 20
 
 
 def even_slices(total, count):
@@ -142,13 +140,12 @@ def column_chunks(x, kernel, out_size):
     return [(slice(n, n + 1), rows) for n in range(N) for rows in blocks]
 
 
-def chunk_columns(x, kernel, stride, pad, out_size, reuse=True):
+def chunk_columns(x, kernel, stride, pad, out_size):
     """(images, output rows, their columns (C·KH·KW, n·m·OW)) for each chunk of x
     (``column_chunks``), m the number of rows.
 
-    The column buffer (and the zero-bordered buffer of padded images) is reused
-    from chunk to chunk, so that each columns array is valid until the next,
-    unless ``reuse`` is False (then each chunk has its own).
+    The column buffer (and the zero-bordered buffer of padded images) is
+    reused from chunk to chunk: each columns array is valid until the next.
     """
     N, C, H, W = x.shape
     (KH, KW), (sh, _), (ph, pw), (OH, OW) = kernel, stride, pad, out_size
@@ -161,15 +158,15 @@ def chunk_columns(x, kernel, stride, pad, out_size, reuse=True):
     n = chunks[0][0].stop
     padded = xp.zeros((n, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
     size = n * (chunks[0][1].stop - chunks[0][1].start) * OW
-    cols = xp.empty((C * KH * KW, size), dtype=x.dtype) if reuse else None
+    cols = xp.empty((C * KH * KW, size), dtype=x.dtype)
     padded_images = None
     for images, rows in chunks:
         n, m = images.stop - images.start, rows.stop - rows.start
         if images != padded_images:  # an image split into row blocks is padded once
             padded[:n, :, ph:ph + H, pw:pw + W] = x[images]
             padded_images = images
-        out = cols[:, :n * m * OW] if reuse else xp.empty((C * KH * KW, n * m * OW), x.dtype)
-        yield images, rows, im2col(padded[:n, :, rows.start * sh:], kernel, stride, (m, OW), out)
+        yield images, rows, im2col(padded[:n, :, rows.start * sh:], kernel, stride, (m, OW),
+                                   cols[:, :n * m * OW])
 
 
 def chunk_matrix(a, images, rows):
@@ -231,9 +228,8 @@ class Conv2d(Function):
     The batch goes through im2col and the product in chunks of a few images
     (``batch_chunks``), so the full column matrix, KH·KW times the input,
     never exists: forward keeps x, and backward builds the columns again,
-    chunk by chunk, for ∂L/∂W. When they are at most KEEP_BYTES in all, on
-    the CPU, and W needs a gradient, forward keeps its columns instead
-    (``self.columns``), and backward builds none of x.
+    chunk by chunk, for ∂L/∂W (keeping them measured no faster: fresh memory
+    costs what the copy does).
     """
 
     def __init__(self, stride=1, pad=0):
@@ -247,16 +243,9 @@ class Conv2d(Function):
         self.out_size = _check_conv(x, W, b, self.stride, self.pad)
         self.kernel = W.shape[2:]
         self.pointwise = self.kernel == (1, 1) and self.pad == (0, 0) and self.stride == (1, 1)
-        self.x, self.W, self.columns = x, W, None
+        self.x, self.W = x, W
         if not self.pointwise:
-            (KH, KW), (OH, OW) = self.kernel, self.out_size
-            small = x.size // (x.shape[2] * x.shape[3]) * KH * KW * OH * OW * x.itemsize
-            if self.needs_grad[1] and not kernels.on_gpu(x) and small <= KEEP_BYTES:
-                columns = self.columns = list(chunk_columns(  # kept for ∂L/∂W
-                    x, self.kernel, self.stride, self.pad, self.out_size, reuse=False))
-            else:
-                columns = self._columns()
-            return correlate(W, b, columns, x.shape[0], self.out_size)
+            return correlate(W, b, self._columns(), x.shape[0], self.out_size)
         N, C, H, W_ = x.shape
         y = W.reshape(W.shape[0], C) @ x.reshape(N, C, H * W_)  # one product per image
         if b is not None:
@@ -264,16 +253,14 @@ class Conv2d(Function):
         return y.reshape(N, -1, H, W_)
 
     def _columns(self):
-        """The chunks' columns of x (``chunk_columns``), or those forward kept."""
-        if self.columns is not None:
-            return self.columns
+        """The chunks' columns of x (``chunk_columns``)."""
         return chunk_columns(self.x, self.kernel, self.stride, self.pad, self.out_size)
 
     def backward(self, gy):
         N, F, OH, OW = gy.shape
         gx = gW = None
         if self.needs_grad[0] and self._turned():
-            gx, gW = self._turned_gradients(gy, weight=self.needs_grad[1] and not self.columns)
+            gx, gW = self._turned_gradients(gy, weight=self.needs_grad[1])
         elif self.needs_grad[0]:
             gx = self._input_gradient_pointwise(gy) if self.pointwise else \
                 self._input_gradient_col2im(gy)
