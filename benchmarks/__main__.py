@@ -1,4 +1,4 @@
-"""``python -m benchmarks [SUBJECT ...] [--quick] [--busy N] [--out FILE]``: run
+"""``python -m benchmarks [SUBJECT ...] [--quick] [--best] [--busy N] [--out FILE]``: run
 the benchmark scripts, print their tables, write the results as JSON."""
 import argparse
 import importlib
@@ -25,13 +25,16 @@ def main(argv=None):
                         help=f"some of {', '.join(SUBJECTS)} (default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny shapes and one repetition: checks that the scripts run")
+    parser.add_argument("--best", action="store_true",
+                        help="the fastest of the timed calls instead of their median "
+                             "(for a machine busy with other work)")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="run N CPU-bound processes beside the benchmarks (benchmarks/load.py)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.busy < 0:
         parser.error(f"--busy must be 0 or more, got {args.busy}")
-    settings = Settings.make(args.quick)
+    settings = Settings.make(args.quick, args.best)
     results = {"machine": machine.describe(), "settings": vars(settings),
                "busy_processes": args.busy, "subjects": {}}
     print(machine.markdown(results["machine"]), f"- busy processes started: {args.busy}\n",

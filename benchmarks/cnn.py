@@ -22,7 +22,7 @@ VGG_TARGET, SQUEEZENET_TARGET = 1.5, 1.5
 
 def ndf_settings(settings):
     """ndf takes seconds a call: three timed calls after one warm-up."""
-    return settings if settings.quick else Settings(repeat=3, warmup=1)
+    return settings if settings.quick else Settings(repeat=3, warmup=1, best=settings.best)
 
 
 def images(N, S, seed=0):

@@ -52,8 +52,8 @@ def step_under_load(threads, settings):
         out = Path(folder) / "load.json"
         command = [sys.executable, "-m", "benchmarks", STEP, "--busy", "1", "--out", str(out)]
         env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
-        subprocess.run(command + ["--quick"] * settings.quick, cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        command += ["--quick"] * settings.quick + ["--best"] * settings.best
+        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         return json.loads(out.read_text())["subjects"][STEP]["rows"]
 
 

@@ -2,8 +2,8 @@
 
 Each comparison warms both sides up, then times them alternately (ours,
 PyTorch, ours, ...) so that a burst of load on the machine falls on both,
-and reports the median wall-clock time of each and the ratio ours / PyTorch
-(below 1: ours is faster). Where a row has a *floor* (benchmarks/floor.py:
+and reports the median wall-clock time of each (or, with ``--best``, the
+fastest) and the ratio ours / PyTorch (below 1: ours is faster). Where a row has a *floor* (benchmarks/floor.py:
 the same matrix products as ours, timed alone with NumPy's BLAS), it is
 timed in the same alternation, and ours / floor says how far ours is from
 the machine's limit. ``Settings.quick`` runs every script on tiny shapes
@@ -20,10 +20,11 @@ class Settings:
     quick: bool = False
     repeat: int = 7   # timed calls of each side
     warmup: int = 2   # untimed calls first (allocations, caches, BLAS threads)
+    best: bool = False  # report the fastest call of each side instead of the median
 
     @classmethod
-    def make(cls, quick):
-        return cls(quick=True, repeat=1, warmup=0) if quick else cls()
+    def make(cls, quick, best=False):
+        return cls(quick=True, repeat=1, warmup=0, best=best) if quick else cls(best=best)
 
 
 @dataclass
@@ -53,7 +54,9 @@ class Row:
 
 
 def medians(calls, settings):
-    """Median seconds of each call without arguments, timed in turn (round robin)."""
+    """Median seconds of each call without arguments, timed in turn (round robin);
+    the fastest call of each with ``settings.best`` (on a machine busy with other
+    work, the call that other work disturbed least)."""
     for _ in range(settings.warmup):
         for fn in calls:
             fn()
@@ -63,7 +66,8 @@ def medians(calls, settings):
             start = time.perf_counter()
             fn()
             bucket.append(time.perf_counter() - start)
-    return [statistics.median(bucket) for bucket in times]
+    statistic = min if settings.best else statistics.median
+    return [statistic(bucket) for bucket in times]
 
 
 def compare(subject, case, ours, theirs, settings, target=None, reference="PyTorch",
