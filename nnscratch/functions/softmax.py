@@ -17,11 +17,8 @@ def shifted_exp(x, axis=-1):
 
         softmax(x) = e / Σ e,   log softmax(x) = (x - max x) - log Σ e.
 
-    The one place the numerically stable formula is written; ``LogSoftmax``,
-    ``Softmax`` and the fused cross-entropy (``loss.py``) all call it. Four
-    passes over x, one new array: e is exponentiated where it was shifted.
-    (Subtract max x before log Σ e, never their sum: max x + log Σ e rounds
-    away what is small beside a large max.)
+    ``Softmax`` and the fused cross-entropy (``loss.py``) call it; four passes
+    over x, one new array: e is exponentiated where it was shifted.
     """
     xp = get_array_module(x)
     largest = x.max(axis=axis, keepdims=True)
@@ -31,11 +28,12 @@ def shifted_exp(x, axis=-1):
 
 
 def log_softmax_array(x, axis=-1):
-    """log softmax of an array along ``axis`` (see ``shifted_exp``)."""
+    """log softmax of an array along ``axis``, with the shift of ``shifted_exp``:
+    (x - max x) - log Σ exp(x - max x), in that order (max x + log Σ e, added
+    first, would round away what is small beside a large max)."""
     xp = get_array_module(x)
-    _, total, largest = shifted_exp(x, axis)
-    shifted = xp.subtract(x, largest)
-    shifted -= xp.log(total)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
     return shifted
 
 
