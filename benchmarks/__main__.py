@@ -1,5 +1,5 @@
-"""``python -m benchmarks [SUBJECT ...] [--quick] [--out FILE]``: run the
-benchmark scripts, print their tables, write the results as JSON."""
+"""``python -m benchmarks [SUBJECT ...] [--quick] [--best] [--busy N] [--out FILE]``: run
+the benchmark scripts, print their tables, write the results as JSON."""
 import argparse
 import importlib
 import json
@@ -7,11 +7,14 @@ import time
 from pathlib import Path
 
 from . import machine
+from .load import busy_processes
 from .timing import Settings, markdown_table
 
 SUBJECTS = {"conv": "conv2d (batch 8)", "pooling": "max_pool2d", "linear": "linear",
-            "lstm": "LSTM", "captioner": "Captioner training step", "cnn": "CNN forward",
+            "lstm": "LSTM", "captioner": "Captioner training step",
+            "flickr8k": "Captioner training step at Flickr8k scale", "cnn": "CNN forward",
             "memory": "Peak resident memory of the forward",
+            "load": "Captioner training step under load",
             "profile_vgg": "VGG-16 forward, layer by layer"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "cpu.json"
 
@@ -22,17 +25,27 @@ def main(argv=None):
                         help=f"some of {', '.join(SUBJECTS)} (default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny shapes and one repetition: checks that the scripts run")
+    parser.add_argument("--best", action="store_true",
+                        help="the fastest of the timed calls instead of their median "
+                             "(for a machine busy with other work)")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="run N CPU-bound processes beside the benchmarks (benchmarks/load.py)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
     args = parser.parse_args(argv)
-    settings = Settings.make(args.quick)
-    results = {"machine": machine.describe(), "settings": vars(settings), "subjects": {}}
-    print(machine.markdown(results["machine"]), flush=True)
-    for subject in args.subjects or SUBJECTS:
-        start = time.perf_counter()
-        rows = importlib.import_module(f"benchmarks.{subject}").run(settings)
-        print(markdown_table(SUBJECTS[subject], rows), flush=True)
-        results["subjects"][subject] = {"rows": [row.as_dict() for row in rows],
-                                        "seconds": time.perf_counter() - start}
+    if args.busy < 0:
+        parser.error(f"--busy must be 0 or more, got {args.busy}")
+    settings = Settings.make(args.quick, args.best)
+    results = {"machine": machine.describe(), "settings": vars(settings),
+               "busy_processes": args.busy, "subjects": {}}
+    print(machine.markdown(results["machine"]), f"- busy processes started: {args.busy}\n",
+          sep="", flush=True)
+    with busy_processes(args.busy):
+        for subject in args.subjects or SUBJECTS:
+            start = time.perf_counter()
+            rows = importlib.import_module(f"benchmarks.{subject}").run(settings)
+            print(markdown_table(SUBJECTS[subject], rows), flush=True)
+            results["subjects"][subject] = {"rows": [row.as_dict() for row in rows],
+                                            "seconds": time.perf_counter() - start}
     results["load_average_after"] = machine.load_average()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))

@@ -5,7 +5,8 @@ channels, flattened map) trained jointly, batch 32 of 64×64 images, captions
 of 16 steps, a vocabulary of 40 words; loss, backward and an Adam update.
 (``python -m caption.train`` now takes 64 channels in the last stage, the
 global maximum and attention: the core of the step, not its exact default.)
-PyTorch runs the same architecture (benchmarks/torch_models.py). Run alone:
+PyTorch runs the same architecture (benchmarks/torch_models.py); the floor
+is our step's matrix products alone (benchmarks/floor.py). Run alone:
 ``python -m benchmarks.captioner``.
 """
 import numpy as np
@@ -15,7 +16,7 @@ from caption.models.captioner import Captioner
 from caption.models.small_cnn import SmallCNN
 from nnscratch.optim import Adam
 
-from . import torch_models
+from . import floor, torch_models
 from .timing import Settings, compare, markdown_table
 
 VOCAB, EMBED, HIDDEN, LR = 40, 64, 256, 2e-3
@@ -52,14 +53,30 @@ def torch_step(S):
     return training_step(model, torch.optim.Adam(model.parameters(), lr=LR))
 
 
+def step_products(N, S, steps, channels=(16, 32, 32), features=256):
+    """The matrix products of one step of ours (the images need no gradient)."""
+    shapes, previous = [], 3
+    for i, width in enumerate(channels):
+        shapes += floor.conv2d(N, previous, width, (S >> i, S >> i), (3, 3), backward=True,
+                               input_gradient=i > 0)
+        previous = width
+    side = S >> len(channels)
+    return (shapes + floor.linear(N, previous * side * side, features, backward=True)
+            + floor.linear(N, features, EMBED, backward=True)
+            + floor.lstm(N, steps, 2 * EMBED, HIDDEN, backward=True)
+            + floor.linear(N * steps, HIDDEN, VOCAB, backward=True))
+
+
 def run(settings):
     N, S, T = (4, 16, 5) if settings.quick else (32, 64, 16)
     images, ids, mask = batch(N, S, T)
     ours = ours_step(S, np.random.default_rng(0))
     theirs = torch_step(S)
     tensors = tuple(torch.from_numpy(a) for a in (images, ids, mask.astype(np.float32)))
+    products = floor.Products(step_products(N, S, int(mask.sum(axis=1).max()) - 1))
     return [compare("captioner", f"training step, batch {N}, {S}×{S} images, T={T}",
-                    lambda: ours(images, ids, mask), lambda: theirs(*tensors), settings)]
+                    lambda: ours(images, ids, mask), lambda: theirs(*tensors), settings,
+                    floor=products)]
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@ VGG-16 at batch 8 on 224×224 images and SqueezeNet v1.1 at batch 16 on
 architectures in PyTorch; and, on the same SqueezeNet images, the NumPy
 SqueezeNet that ships in the ``ndf`` package (its public API, 'same' padding
 and channels last; it is told the images are 224×224 but runs on what it is
-given). Run alone: ``python -m benchmarks.cnn``.
+given). The VGG-16 row's floor is ours's matrix products alone (13
+convolutions, one product per image each, and the three fully-connected
+layers). Run alone: ``python -m benchmarks.cnn``.
 """
 import numpy as np
 import torch
 
+from caption.cnn.vgg16 import BLOCKS
 from nnscratch import no_grad
 
-from . import nets
+from . import floor, nets
 from .timing import Settings, compare, markdown_table
 
 VGG_TARGET, SQUEEZENET_TARGET = 1.5, 1.5
@@ -19,7 +22,7 @@ VGG_TARGET, SQUEEZENET_TARGET = 1.5, 1.5
 
 def ndf_settings(settings):
     """ndf takes seconds a call: three timed calls after one warm-up."""
-    return settings if settings.quick else Settings(repeat=3, warmup=1)
+    return settings if settings.quick else Settings(repeat=3, warmup=1, best=settings.best)
 
 
 def images(N, S, seed=0):
@@ -39,12 +42,24 @@ def forward_pair(ours_net, torch_net, x):
     return ours, theirs
 
 
+def vgg16_products(N, size=224):
+    """The matrix products of ours's VGG-16 forward on N images (benchmarks/floor.py)."""
+    shapes, channels = [], 3
+    for widths in BLOCKS:
+        for width in widths:
+            shapes += floor.conv2d(N, channels, width, (size, size), (3, 3))
+            channels = width
+        size //= 2
+    return (shapes + floor.linear(N, channels * size * size, 4096) + floor.linear(N, 4096, 4096)
+            + floor.linear(N, 4096, 1000))
+
+
 def vgg16_row(settings):
     # quick: the same code on a batch of 1; VGG-16 needs 224×224 for fc6.
     N = 1 if settings.quick else 8
     ours, theirs = forward_pair(nets.ours("vgg16"), nets.theirs("vgg16"), images(N, 224))
     return compare("cnn", f"VGG-16 forward, batch {N}, 224×224", ours, theirs, settings,
-                   VGG_TARGET)
+                   VGG_TARGET, floor=floor.Products(vgg16_products(N)))
 
 
 def squeezenet_rows(settings):

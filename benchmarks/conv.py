@@ -3,7 +3,8 @@
 Batch 8; 3×3 kernels with padding 1 at the four VGG resolutions, plus a 1×1
 convolution (SqueezeNet's squeeze/expand, no im2col) and a 3×3 convolution
 of stride 2. Forward runs without a graph (inference); forward+backward
-asks for the gradients of x, W and b. Run alone: ``python -m benchmarks.conv``.
+asks for the gradients of x, W and b. The floor is ours's matrix products,
+one per image and pass, timed alone. Run alone: ``python -m benchmarks.conv``.
 """
 import numpy as np
 import torch
@@ -11,6 +12,7 @@ import torch
 import nnscratch.functional as F
 from nnscratch import Tensor, no_grad
 
+from . import floor
 from .timing import Settings, compare, markdown_table
 
 # (label, C, F, size, kernel, stride, pad, is a VGG shape)
@@ -72,11 +74,14 @@ def run(settings):
     cases = QUICK_CASES if settings.quick else CASES
     for label, C, filters, size, kernel, stride, pad, vgg in cases:
         x, W, b = arrays(batch, C, filters, size, kernel)
+        out = ((size + 2 * pad - kernel) // stride + 1,) * 2
+        products = [floor.Products(floor.conv2d(batch, C, filters, out, (kernel, kernel),
+                                                backward=backward)) for backward in (False, True)]
         rows.append(compare("conv2d", f"forward {label}", *forward_pair(x, W, b, stride, pad),
-                            settings, FORWARD_TARGET if vgg else None))
+                            settings, FORWARD_TARGET if vgg else None, floor=products[0]))
         rows.append(compare("conv2d", f"forward+backward {label}",
                             *training_pair(x, W, b, stride, pad), settings,
-                            TRAINING_TARGET if vgg else None))
+                            TRAINING_TARGET if vgg else None, floor=products[1]))
     return rows
 
 

@@ -7,6 +7,7 @@ import torch
 import nnscratch.functional as F
 from nnscratch import Tensor, no_grad
 
+from . import floor
 from .timing import Settings, compare, markdown_table
 
 
@@ -36,8 +37,10 @@ def run(settings):
         torch.nn.functional.linear(*inputs).backward(gyt)
 
     label = f"{D}→{M}, batch {N}"
-    return [compare("linear", f"forward {label}", ours_forward, torch_forward, settings),
-            compare("linear", f"forward+backward {label}", ours_training, torch_training, settings)]
+    return [compare("linear", f"forward {label}", ours_forward, torch_forward, settings,
+                    floor=floor.Products(floor.linear(N, D, M))),
+            compare("linear", f"forward+backward {label}", ours_training, torch_training, settings,
+                    floor=floor.Products(floor.linear(N, D, M, backward=True)))]
 
 
 if __name__ == "__main__":

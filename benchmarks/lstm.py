@@ -8,6 +8,7 @@ import torch
 import nnscratch.functional as F
 from nnscratch import Tensor, no_grad
 
+from . import floor
 from .timing import Settings, compare, markdown_table
 
 TRAINING_TARGET = 1.5
@@ -41,9 +42,11 @@ def run(settings):
         lstm(xt.detach().requires_grad_())[0].backward(gyt)
 
     label = f"N={N}, T={T}, D={D}, H={H}"
-    return [compare("lstm", f"forward {label}", ours_forward, torch_forward, settings),
+    return [compare("lstm", f"forward {label}", ours_forward, torch_forward, settings,
+                    floor=floor.Products(floor.lstm(N, T, D, H))),
             compare("lstm", f"forward+backward {label}", ours_training, torch_training,
-                    settings, TRAINING_TARGET)]
+                    settings, TRAINING_TARGET,
+                    floor=floor.Products(floor.lstm(N, T, D, H, backward=True)))]
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 Each comparison warms both sides up, then times them alternately (ours,
 PyTorch, ours, ...) so that a burst of load on the machine falls on both,
-and reports the median wall-clock time of each and the ratio ours / PyTorch
-(below 1: ours is faster). ``Settings.quick`` runs every script on tiny
-shapes with one repetition, so that the test suite can check they still run.
+and reports the median wall-clock time of each (or, with ``--best``, the
+fastest) and the ratio ours / PyTorch (below 1: ours is faster). Where a row has a *floor* (benchmarks/floor.py:
+the same matrix products as ours, timed alone with NumPy's BLAS), it is
+timed in the same alternation, and ours / floor says how far ours is from
+the machine's limit. ``Settings.quick`` runs every script on tiny shapes
+with one repetition, so that the test suite can check they still run.
 """
 import os
 import statistics
@@ -17,15 +20,17 @@ class Settings:
     quick: bool = False
     repeat: int = 7   # timed calls of each side
     warmup: int = 2   # untimed calls first (allocations, caches, BLAS threads)
+    best: bool = False  # report the fastest call of each side instead of the median
 
     @classmethod
-    def make(cls, quick):
-        return cls(quick=True, repeat=1, warmup=0) if quick else cls()
+    def make(cls, quick, best=False):
+        return cls(quick=True, repeat=1, warmup=0, best=best) if quick else cls(best=best)
 
 
 @dataclass
 class Row:
-    """One line of a table: a case, ours and the reference's figure, their ratio, a target."""
+    """One line of a table: a case, ours and the reference's figure, their ratio, a
+    target; optionally the floor (our matrix products alone) and a target for ours / floor."""
     subject: str
     case: str
     ours: float                  # median milliseconds (or ``unit``)
@@ -33,47 +38,75 @@ class Row:
     target: float = None         # the issue's ceiling for the ratio, where it sets one
     reference: str = "PyTorch"   # what ours is measured against
     unit: str = "ms"
+    floor: float = None          # median milliseconds of the same products alone
+    floor_target: float = None   # the ceiling for ours / floor, where one is set
 
     @property
     def ratio(self):
         return self.ours / self.theirs
 
+    @property
+    def floor_ratio(self):
+        return None if self.floor is None else self.ours / self.floor
+
     def as_dict(self):
-        return {**asdict(self), "ratio": self.ratio}
+        return {**asdict(self), "ratio": self.ratio, "floor_ratio": self.floor_ratio}
 
 
-def median_pair(ours, theirs, settings):
-    """Median seconds of ``ours()`` and ``theirs()``, timed alternately."""
+def medians(calls, settings):
+    """Median seconds of each call without arguments, timed in turn (round robin);
+    the fastest call of each with ``settings.best`` (on a machine busy with other
+    work, the call that other work disturbed least)."""
     for _ in range(settings.warmup):
-        ours()
-        theirs()
-    times = ([], [])
+        for fn in calls:
+            fn()
+    times = [[] for _ in calls]
     for _ in range(settings.repeat):
-        for fn, bucket in zip((ours, theirs), times):
+        for fn, bucket in zip(calls, times):
             start = time.perf_counter()
             fn()
             bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+    statistic = min if settings.best else statistics.median
+    return [statistic(bucket) for bucket in times]
 
 
-def compare(subject, case, ours, theirs, settings, target=None, reference="PyTorch"):
-    """A Row for ``case``: ``ours`` and ``theirs`` are calls without arguments."""
-    ours_s, theirs_s = median_pair(ours, theirs, settings)
-    return Row(subject, case, 1e3 * ours_s, 1e3 * theirs_s, target, reference)
+def compare(subject, case, ours, theirs, settings, target=None, reference="PyTorch",
+            floor=None, floor_target=None):
+    """A Row for ``case``: ``ours``, ``theirs`` and ``floor`` (or None) are calls
+    without arguments, timed in turn."""
+    calls = [ours, theirs] + ([] if floor is None else [floor])
+    seconds = [1e3 * s for s in medians(calls, settings)] + [None]
+    return Row(subject, case, seconds[0], seconds[1], target, reference,
+               floor=seconds[2], floor_target=floor_target)
+
+
+def _target(ratio, ceiling):
+    """"≤ 1.3", with " (missed)" when ``ratio`` is above it; "" without a ceiling."""
+    if ceiling is None:
+        return ""
+    return f"≤ {ceiling:g}" + (" (missed)" if ratio > ceiling else "")
 
 
 def markdown_table(title, rows):
-    """The rows as a Markdown table under a heading; a missed target is marked."""
+    """The rows as a Markdown table under a heading; a missed target is marked.
+    Tables with a floor in any row get two more columns: the floor and ours / floor."""
     unit = rows[0].unit if rows else "ms"
-    lines = [f"### {title}", "",
-             f"| case | ours ({unit}) | against | theirs ({unit}) | ours / theirs | target |",
-             "| --- | ---: | --- | ---: | ---: | ---: |"]
+    floors = any(row.floor is not None for row in rows)
+    header = f"| case | ours ({unit}) | against | theirs ({unit}) | ours / theirs | target |"
+    rule = "| --- | ---: | --- | ---: | ---: | ---: |"
+    if floors:
+        header += f" floor ({unit}) | ours / floor | target |"
+        rule += " ---: | ---: | ---: |"
+    lines = [f"### {title}", "", header, rule]
     for row in rows:
-        target = "" if row.target is None else f"≤ {row.target:g}"
-        if row.target is not None and row.ratio > row.target:
-            target += " (missed)"
-        lines.append(f"| {row.case} | {row.ours:.1f} | {row.reference} | "
-                     f"{row.theirs:.1f} | {row.ratio:.2f} | {target} |")
+        line = (f"| {row.case} | {row.ours:.1f} | {row.reference} | "
+                f"{row.theirs:.1f} | {row.ratio:.2f} | {_target(row.ratio, row.target)} |")
+        if floors and row.floor is None:
+            line += " | | |"
+        elif floors:
+            line += (f" {row.floor:.1f} | {row.floor_ratio:.2f} | "
+                     f"{_target(row.floor_ratio, row.floor_target)} |")
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 

@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from benchmarks import floor
 from benchmarks.__main__ import SUBJECTS
+from benchmarks.floor import Products
+from benchmarks.load import busy_processes
 from benchmarks.timing import Row, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +39,27 @@ def test_table_marks_a_missed_target():
     table = markdown_table("conv2d", rows).splitlines()
     assert table[4] == "| fast | 10.0 | PyTorch | 20.0 | 0.50 | ≤ 1.3 |"
     assert table[5] == "| slow | 30.0 | PyTorch | 20.0 | 1.50 | ≤ 1.3 (missed) |"
+
+
+def test_table_with_a_floor_adds_its_columns():
+    rows = [Row("flickr8k", "step", 30.0, 20.0, target=1.0, floor=15.0, floor_target=1.5),
+            Row("flickr8k", "no floor", 10.0, 20.0)]
+    table = markdown_table("step", rows).splitlines()
+    assert table[2].endswith("| floor (ms) | ours / floor | target |")
+    assert table[4] == "| step | 30.0 | PyTorch | 20.0 | 1.50 | ≤ 1 (missed) | 15.0 | 2.00 | ≤ 1.5 (missed) |"
+    assert table[5] == "| no floor | 10.0 | PyTorch | 20.0 | 0.50 |  | | | |"
+
+
+def test_floor_runs_the_products_it_lists():
+    products = Products(floor.linear(3, 5, 7, backward=True))
+    assert products.shapes == [(3, 5, 7), (3, 7, 5), (5, 3, 7)]
+    assert products.flops == 3 * 2 * 3 * 5 * 7
+    products()
+    a, b, out = products.operands[3, 5, 7]
+    np.testing.assert_allclose(out, a @ b, rtol=1e-6)
+
+
+def test_busy_processes_run_only_inside_the_block():
+    with busy_processes(1) as children:
+        assert len(children) == 1 and children[0].poll() is None
+    assert children[0].poll() is not None

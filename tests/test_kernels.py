@@ -123,7 +123,7 @@ def test_im2col_copies_the_windows(device, dtype, x_shape, kernel, stride, pad):
 def test_col2im_is_the_adjoint(device, dtype, x_shape, kernel, stride, pad):
     (N, C, H, W), (KH, KW), (ph, pw) = x_shape, kernel, pad
     out = out_size(x_shape, kernel, stride, pad)
-    cols = rounded((N, C * KH * KW, out[0] * out[1]), dtype)
+    cols = rounded((C * KH * KW, N * out[0] * out[1]), dtype)
     padded_shape = (N, C, H + 2 * ph, W + 2 * pw)
     expected = conv.col2im(cols, padded_shape, kernel, stride, out)
     got = kernels.col2im(device.array(cols, dtype), x_shape, kernel, stride, out, pad)
@@ -192,7 +192,8 @@ def test_lstm_cell_forward_and_backward(device, dtype):
     _, _, gates, tanh_c = (a.astype(dtype).astype(np.float64) for a in expected)
     gh, gc = rounded((N, H), dtype), rounded((N, H), dtype)
     g_proj, _, gc_prev, _ = recurrent.lstm_cell_backward(gh, gc, h, c, gates, tanh_c, Wh)
-    got = kernels.lstm_cell_backward(*(device.array(a, dtype) for a in (gh, gc, c, gates, tanh_c)))
+    got = kernels.lstm_gates_backward(*(device.array(a, dtype)
+                                        for a in (gh, gc, c, gates, tanh_c)))
     assert_agrees(got[0], g_proj, dtype)
     assert_agrees(got[1], gc_prev, dtype)
 

@@ -49,6 +49,8 @@ def avg_pool(kernel, stride=None):
 GRADCHECK_CASES = {
     "conv2d": [
         (conv(1, 1), [randn(2, 3, 5, 6), randn(4, 3, 3, 3), randn(4)]),       # 3x3 "same"
+        (conv(1, 1), [randn(2, 1, 4, 5), randn(3, 1, 3, 3), randn(3)]),       # F > 2C: col2im
+        (conv(1, (2, 0)), [randn(1, 2, 3, 4), randn(2, 2, 2, 2)]),            # pad >= kernel
         (conv(2, 1), [randn(2, 2, 7, 6), randn(3, 2, 3, 3), randn(3)]),       # 3x3 stride 2
         (conv(1, 0), [randn(2, 4, 3, 5), randn(3, 4, 1, 1), randn(3)]),       # 1x1: no im2col
         (conv((2, 1), (0, 1)), [randn(1, 2, 5, 6), randn(2, 2, 2, 3)]),       # no bias, pairs
@@ -93,13 +95,18 @@ def test_conv2d_matches_loops(xp, x_shape, W_shape, stride, pad):
     assert_close(to_cpu(y.data), conv2d_loops(x, W, None, stride, pad))
 
 
-def test_conv2d_in_chunks_of_the_batch(monkeypatch):
-    """With one image per chunk (and three images: a last chunk of one), the
-    forward still matches the loops and the gradients still pass the check."""
-    monkeypatch.setattr("nnscratch.functions.conv.CHUNK_BYTES", 1)
+@pytest.mark.parametrize("chunk_bytes", [1, 9000])
+def test_conv2d_in_chunks_of_the_batch(monkeypatch, chunk_bytes):
+    """In chunks of one row of one image (chunk_bytes 1; several chunks per image)
+    or of whole images (9000: two, then the third alone), the forward still
+    matches the loops and the gradients still pass the check, through col2im
+    (stride 2) and through the turned kernel (stride 1), whose columns give ∂L/∂W too."""
+    monkeypatch.setattr("nnscratch.functions.conv.CHUNK_BYTES", chunk_bytes)
     x, W, b = randn(3, 2, 6, 5), randn(4, 2, 3, 3), randn(4)
     assert_close(F.conv2d(x, W, b, stride=1, pad=1).data, conv2d_loops(x, W, b, 1, 1))
     assert gradcheck(conv(2, 1), [x, W, b])
+    assert gradcheck(conv(1, 1), [x, W, b])
+    assert gradcheck(conv(1, 0), [x, W[:, :, :2], b])
 
 
 POOL_SETTINGS = [  # x shape, kernel, stride, pad, ceil_mode

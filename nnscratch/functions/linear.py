@@ -20,7 +20,12 @@ class Linear(Function):
                              f"needs ({W.shape[1]},)")
         self.x, self.W = x, W
         y = x @ W
-        return y if b is None else y + b
+        if b is None:
+            return y
+        if b.dtype != y.dtype:  # let NumPy promote, as y + b does
+            return y + b
+        y += b  # in place: y is a new array
+        return y
 
     def backward(self, gy):
         gx = gy @ self.W.T if self.needs_grad[0] else None

@@ -12,7 +12,7 @@ Shapes: V vocabulary (classes), K images (and as many sentences) in a batch;
 from .. import kernels
 from ..backend import get_array_module
 from ..core import Function, as_tensor
-from .softmax import log_softmax_array
+from .softmax import shifted_exp
 
 
 class CrossEntropy(Function):
@@ -22,9 +22,11 @@ class CrossEntropy(Function):
         ∂L/∂logits_p = m_p (softmax(logits_p) - onehot(y_p)) / Σ_p m_p
 
     Log-softmax and the likelihood are fused in one Function: the gradient
-    above is simpler and more accurate than the chain through both.
-    ``targets`` (...) integer and ``mask`` (...) weights of 0/1 are fixed
-    arrays, not inputs.
+    above is simpler and more accurate than the chain through both. On the
+    CPU, forward keeps e = exp(logits - max) and Σ e (``shifted_exp``) and
+    backward scales e by m_p / (Σ e · Σ m) in one pass: the probabilities
+    are never a separate array. ``targets`` (...) integer and ``mask`` (...)
+    weights of 0/1 are fixed arrays, not inputs.
     """
 
     def __init__(self, targets, mask=None):
@@ -43,19 +45,22 @@ class CrossEntropy(Function):
             self.logits, self.targets, self.weight = logits, targets, weight
             terms, self.log_z = kernels.softmax_cross_entropy_forward(logits, targets, weight)
             return terms.sum() / self.count
-        log_probs = log_softmax_array(logits, axis=-1)
-        picked = xp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
-        self.probs, self.targets, self.weight = xp.exp(log_probs), targets, weight
-        return -(picked * weight).sum() / self.count
+        self.e, self.total, largest = shifted_exp(logits, axis=-1)
+        picked = xp.take_along_axis(logits, targets[..., None], axis=-1) - largest
+        self.targets, self.weight = targets, weight  # -log P(y) = log Σ e - (logits_y - max)
+        return ((xp.log(self.total) - picked)[..., 0] * weight).sum() / self.count
 
     def backward(self, gy):
         if kernels.on_gpu(gy):  # probabilities recomputed from log Z, in one kernel
             return kernels.softmax_cross_entropy_backward(self.logits, self.log_z, self.targets,
                                                           self.weight, gy / self.count)
         xp = get_array_module(gy)
-        onehot = xp.arange(self.probs.shape[-1]) == self.targets[..., None]
-        scale = gy * self.weight / self.count
-        return (self.probs - onehot) * scale[..., None]
+        scale = gy * self.weight / self.count                 # (...): m_p G / Σ m
+        g = xp.multiply(self.e, scale[..., None] / self.total)  # softmax · scale
+        V = g.shape[-1]
+        rows = g.reshape(-1, V)                               # minus onehot · scale
+        rows[xp.arange(len(rows)), self.targets.reshape(-1)] -= scale.reshape(-1)
+        return g
 
 
 def _check_targets(targets, logits):

@@ -103,7 +103,7 @@ def lstm_gates_backward(gh_next, gc_next, c, gates, tanh_c):
     they are written straight into their blocks of ∂L/∂proj.
     """
     if kernels.on_gpu(gh_next):  # one kernel: nnscratch/kernels/lstm.cu
-        return kernels.lstm_cell_backward(gh_next, gc_next, c, gates, tanh_c)
+        return kernels.lstm_gates_backward(gh_next, gc_next, c, gates, tanh_c)
     xp = get_array_module(gh_next)
     i, f, o, g = _split_gates(gates)
     gc = gh_next * o * (1 - tanh_c * tanh_c)

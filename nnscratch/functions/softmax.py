@@ -11,15 +11,30 @@ from ..backend import get_array_module
 from ..core import Function
 
 
-def log_softmax_array(x, axis=-1):
-    """log softmax of an array along ``axis``, shifted by the max (no graph).
+def shifted_exp(x, axis=-1):
+    """(e, Σ e, max x) along ``axis`` (Σ e and max x kept as length 1) for an
+    array x (no graph): e = exp(x - max x), so that
 
-    The one place the numerically stable formula is written; ``LogSoftmax``,
-    ``Softmax`` and the fused cross-entropy (``loss.py``) all call it.
+        softmax(x) = e / Σ e,   log softmax(x) = (x - max x) - log Σ e.
+
+    ``Softmax`` and the fused cross-entropy (``loss.py``) call it; four passes
+    over x, one new array: e is exponentiated where it was shifted.
     """
     xp = get_array_module(x)
+    largest = x.max(axis=axis, keepdims=True)
+    e = xp.subtract(x, largest)
+    xp.exp(e, out=e)
+    return e, e.sum(axis=axis, keepdims=True), largest
+
+
+def log_softmax_array(x, axis=-1):
+    """log softmax of an array along ``axis``, with the shift of ``shifted_exp``:
+    (x - max x) - log Σ exp(x - max x), in that order (max x + log Σ e, added
+    first, would round away what is small beside a large max)."""
+    xp = get_array_module(x)
     shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted
 
 
 class Softmax(Function):
@@ -29,8 +44,9 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        xp = get_array_module(x)
-        self.y = xp.exp(log_softmax_array(x, self.axis))
+        e, total, _ = shifted_exp(x, self.axis)
+        e /= total
+        self.y = e
         return self.y
 
     def backward(self, gy):

@@ -23,11 +23,11 @@ from ..backend import get_array_module
 from .conv import col2im, im2col
 from .cross_entropy import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from .elementwise import dropout, relu
-from .lstm import lstm_cell_backward, lstm_cell_forward
+from .lstm import lstm_cell_forward, lstm_gates_backward
 from .pooling import max_pool_backward, max_pool_forward
 
 __all__ = ["on_gpu", "im2col", "col2im", "max_pool_forward", "max_pool_backward",
-           "lstm_cell_forward", "lstm_cell_backward", "softmax_cross_entropy_forward",
+           "lstm_cell_forward", "lstm_gates_backward", "softmax_cross_entropy_forward",
            "softmax_cross_entropy_backward", "dropout", "relu"]
 
 

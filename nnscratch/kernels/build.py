@@ -22,7 +22,7 @@ FOLDER = Path(__file__).resolve().parent
 KERNELS = {
     "im2col.cu": ("im2col", "col2im"),
     "max_pool.cu": ("max_pool_forward", "max_pool_backward"),
-    "lstm.cu": ("lstm_cell_forward", "lstm_cell_backward"),
+    "lstm.cu": ("lstm_cell_forward", "lstm_gates_backward"),
     "softmax_cross_entropy.cu": ("softmax_cross_entropy_forward",
                                  "softmax_cross_entropy_backward"),
     "dropout.cu": ("dropout_forward",),

@@ -2,9 +2,9 @@
 //
 // Shapes: N batch, C channels, H×W image, KH×KW kernel, (sh, sw) stride,
 // (ph, pw) zero padding, OH×OW output. The column matrix has the layout of
-// nnscratch/functions/conv.py:
+// nnscratch/functions/conv.py, one column per output pixel of every image:
 //
-//     cols[n, (c·KH + ky)·KW + kx, i·OW + j] = x[n, c, i·sh + ky - ph, j·sw + kx - pw]
+//     cols[(c·KH + ky)·KW + kx, (n·OH + i)·OW + j] = x[n, c, i·sh + ky - ph, j·sw + kx - pw]
 //
 // (zero where the row or column falls in the padding). Each kernel is a
 // grid-stride loop: thread `index` handles elements index, index + stride, ...
@@ -12,10 +12,10 @@
 
 template <typename T>
 __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols,
-                       int H, int W, int KH, int KW, int sh, int sw,
+                       int N, int C, int H, int W, int KH, int KW, int sh, int sw,
                        int ph, int pw, int OH, int OW, long long total)
 {
-    // One thread per entry of cols (N·C·KH·KW·OH·OW of them): consecutive
+    // One thread per entry of cols (C·KH·KW·N·OH·OW of them): consecutive
     // threads write consecutive output pixels j, so the writes coalesce.
     for (long long index = blockIdx.x * (long long)blockDim.x + threadIdx.x; index < total;
          index += (long long)blockDim.x * gridDim.x) {
@@ -23,20 +23,22 @@ __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols,
         long long rest = index / OW;
         int i = rest % OH;
         rest /= OH;
+        int n = rest % N;
+        rest /= N;
         int kx = rest % KW;
         rest /= KW;
         int ky = rest % KH;
-        long long plane = rest / KH;  // n·C + c
+        int c = rest / KH;
         int row = i * sh + ky - ph;
         int column = j * sw + kx - pw;
         bool inside = 0 <= row && row < H && 0 <= column && column < W;
-        cols[index] = inside ? x[(plane * H + row) * W + column] : T(0);
+        cols[index] = inside ? x[((n * (long long)C + c) * H + row) * W + column] : T(0);
     }
 }
 
 template <typename T>
 __global__ void col2im(const T* __restrict__ cols, T* __restrict__ image,
-                       int H, int W, int KH, int KW, int sh, int sw,
+                       int N, int C, int H, int W, int KH, int KW, int sh, int sw,
                        int ph, int pw, int OH, int OW, long long total)
 {
     // The adjoint of im2col: one thread per image pixel (N·C·H·W), which adds
@@ -48,7 +50,9 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ image,
         int column = index % W + pw;  // in the padded frame
         long long rest = index / W;
         int row = rest % H + ph;
-        long long plane = rest / H;  // n·C + c
+        rest /= H;
+        int c = rest % C;
+        int n = rest / C;
         T sum = T(0);
         for (int ky = 0; ky < KH && ky <= row; ++ky) {
             int dy = row - ky;  // = i·sh for the output row i whose window holds this pixel
@@ -58,7 +62,8 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ image,
                 int dx = column - kx;
                 if (dx % sw != 0 || dx / sw >= OW) continue;
                 int j = dx / sw;
-                sum += cols[((plane * KH + ky) * KW + kx) * (long long)(OH * OW) + i * OW + j];
+                sum += cols[((c * KH + ky) * KW + kx) * ((long long)N * OH * OW)
+                            + ((long long)n * OH + i) * OW + j];
             }
         }
         image[index] = sum;

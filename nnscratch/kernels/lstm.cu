@@ -47,10 +47,10 @@ __global__ void lstm_cell_forward(const T* __restrict__ proj, const T* __restric
 }
 
 template <typename T>
-__global__ void lstm_cell_backward(const T* __restrict__ gh_next, const T* __restrict__ gc_next,
-                                   const T* __restrict__ c, const T* __restrict__ gates,
-                                   const T* __restrict__ tanh_c, T* __restrict__ g_proj,
-                                   T* __restrict__ gc, int H, long long total)
+__global__ void lstm_gates_backward(const T* __restrict__ gh_next, const T* __restrict__ gc_next,
+                                    const T* __restrict__ c, const T* __restrict__ gates,
+                                    const T* __restrict__ tanh_c, T* __restrict__ g_proj,
+                                    T* __restrict__ gc, int H, long long total)
 {
     // Given ∂L/∂h' and ∂L/∂c' (N, H), the gradient of the pre-activations
     // (N, 4H) and ∂L/∂c = ∂L/∂c'_total ⊙ f, where ∂L/∂c'_total adds the path

@@ -1,7 +1,8 @@
 """The fused LSTM cell on the GPU (``lstm.cu``): one kernel for the gate
 non-linearities and the cell update of a step, one for their gradients; the
 matrix products around them stay on cuBLAS. Same inputs and outputs as
-``lstm_cell_forward``/``_backward`` of ``nnscratch.functions.recurrent``.
+``lstm_cell_forward`` and ``lstm_gates_backward`` of ``nnscratch.functions.recurrent``
+(the elementwise part of a step's backward; the products with Wh and h stay there).
 
 Shapes: N batch, H hidden size, gates side by side in the order i, f, o, g.
 """
@@ -23,7 +24,7 @@ def lstm_cell_forward(proj, hWh, c):
     return h_next, c_next, gates, tanh_c
 
 
-def lstm_cell_backward(gh_next, gc_next, c, gates, tanh_c):
+def lstm_gates_backward(gh_next, gc_next, c, gates, tanh_c):
     """∂L/∂h', ∂L/∂c' (N, H), the previous cell c and the forward's gates and tanh(c')
     -> (∂L/∂proj (N, 4H), ∂L/∂c (N, H))."""
     xp = get_array_module(gh_next)
@@ -32,6 +33,6 @@ def lstm_cell_backward(gh_next, gc_next, c, gates, tanh_c):
     N, H = c.shape
     g_proj = xp.empty((N, 4 * H), dtype=gh_next.dtype)
     gc = xp.empty((N, H), dtype=gh_next.dtype)
-    build.launch(build.compiled(SOURCE, "lstm_cell_backward", gh_next.dtype, "lstm"), N * H,
+    build.launch(build.compiled(SOURCE, "lstm_gates_backward", gh_next.dtype, "lstm"), N * H,
                  gh_next, gc_next, c, gates, tanh_c, g_proj, gc, H)
     return g_proj, gc

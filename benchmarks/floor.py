@@ -1,0 +1,77 @@
+"""The floor of a row: the matrix products that our side computes, timed alone.
+
+For GEMM-bound work the machine's limit is the time of the same products in
+the same BLAS (NumPy's OpenBLAS), in the same run and under the same load;
+ours / floor says how much our code spends around them (copies, elementwise
+work, Python), where ours / PyTorch also carries the difference between
+OpenBLAS and MKL (../shared/DESIGN.md, "The machine's own limit").
+
+A computation's products are listed as (M, K, N) triples, each one float32
+product (M, K) @ (K, N). ``Products(shapes)`` draws the operands once (one
+set per distinct shape) and each call runs every product into a
+preallocated output. The helpers below write out the products of ours for
+each benchmarked op, as its code computes them (nnscratch/functions/).
+"""
+import numpy as np
+
+from nnscratch.functions.conv import column_chunks
+
+
+class Products:
+    """A call that runs the products ``shapes`` [(M, K, N), ...] and nothing else."""
+
+    def __init__(self, shapes, seed=0):
+        rng = np.random.default_rng(seed)
+        self.shapes = list(shapes)
+        self.operands = {}
+        for M, K, N in set(self.shapes):
+            self.operands[M, K, N] = (rng.standard_normal((M, K), dtype=np.float32),
+                                      rng.standard_normal((K, N), dtype=np.float32),
+                                      np.empty((M, N), dtype=np.float32))
+
+    def __call__(self):
+        for shape in self.shapes:
+            a, b, out = self.operands[shape]
+            np.matmul(a, b, out=out)
+
+    @property
+    def flops(self):
+        return sum(2 * M * K * N for M, K, N in self.shapes)
+
+
+def linear(N, D, M, backward=False, input_gradient=True):
+    """y = x W (N, D) @ (D, M); backward: ∂L/∂x = G Wᵀ (if asked) and ∂L/∂W = xᵀ G."""
+    shapes = [(N, D, M)]
+    if backward:
+        shapes += [(N, M, D)] * input_gradient + [(D, N, M)]
+    return shapes
+
+
+def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True):
+    """For each chunk of the columns (nnscratch.functions.conv.column_chunks: a few
+    images, or a block of rows of one), y = W_mat (F, C·KH·KW) @ cols (C·KH·KW, L),
+    L the chunk's output pixels; backward: ∂L/∂W += G colsᵀ and, if asked,
+    ∂L/∂x's product, as many multiplications either way (W_matᵀ G for col2im, or
+    the turned kernel's (C, F·KH·KW) @ (F·KH·KW, L))."""
+    P, KK = out_size[0] * out_size[1], kernel[0] * kernel[1]
+    if kernel == (1, 1):  # pointwise: one product per image
+        pixels = [P] * N
+    else:  # column_chunks reads only the shape and dtype of the array it is given
+        images = np.empty((N, C, 0, 0), np.float32)
+        pixels = [(i.stop - i.start) * (r.stop - r.start) * out_size[1]
+                  for i, r in column_chunks(images, kernel, out_size)]
+    shapes = [(F, C * KK, L) for L in pixels]
+    if backward:
+        shapes += [(F, L, C * KK) for L in pixels]
+        shapes += [(C, F * KK, L) for L in pixels] * input_gradient
+    return shapes
+
+
+def lstm(N, T, D, H, backward=False, input_gradient=True):
+    """The input projection of all steps (T·N, D) @ (D, 4H), then h Wh at each step;
+    backward: G Whᵀ at each step, then ∂L/∂Wh, ∂L/∂x (if asked) and ∂L/∂Wx, one product each."""
+    shapes = [(T * N, D, 4 * H)] + [(N, H, 4 * H)] * T
+    if backward:
+        shapes += ([(N, 4 * H, H)] * T + [(H, T * N, 4 * H)]
+                   + [(T * N, 4 * H, D)] * input_gradient + [(D, T * N, 4 * H)])
+    return shapes
