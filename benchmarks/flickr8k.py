@@ -17,7 +17,7 @@ Run alone: ``python -m benchmarks.flickr8k``.
 import numpy as np
 import torch
 
-from caption.captioner import Captioner
+from caption.models.captioner import Captioner
 from nnscratch import Tensor
 from nnscratch.optim import Adam, clip_grad_norm
 
