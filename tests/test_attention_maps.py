@@ -117,7 +117,7 @@ def test_attention_map_needs_a_run_with_attention(tiny, tmp_path, capsys):
 def test_attention_map_needs_the_small_cnn(tiny, tmp_path, capsys):
     imgids = [image["imgid"] for image in json.loads(tiny.read_text())["images"]]
     features = tmp_path / "features.h5"
-    write_features(features, np.random.default_rng(0).normal(size=(len(imgids), 12)), imgids)
+    write_features(features, np.maximum(np.random.default_rng(0).normal(size=(len(imgids), 512)), 0), imgids)
     run = tmp_path / "pretrained"
     assert train.main(["--data", str(tiny), "--cnn", "squeezenet", "--features", str(features),
                        "--epochs", "1", "--hidden-size", "16", "--embed-size", "8", "--quiet",
