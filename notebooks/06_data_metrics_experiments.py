@@ -49,7 +49,6 @@
 # the results tables of §5, read from the shipped model's files.
 
 # %%
-import collections
 import json
 import time
 
@@ -58,8 +57,7 @@ import numpy as np
 from companion import FLICKR8K, ROOT, plt, scratch, shapes_subset, show
 
 from caption.data.karpathy import load_karpathy
-from caption.data.tokenize import tokenize
-from caption.metrics import score, score_per_image
+from caption.metrics import score
 from caption.stats import dataset_stats, format_text
 
 started = time.perf_counter()
@@ -83,37 +81,20 @@ print(format_text(shapes))
 # ## §1.2 and §3.3 on Flickr8k
 #
 # The Flickr8k text release (Hodosh et al. 2013) has the captions and the
-# splits, not the images. It is read directly here into Karpathy's split
-# format, tokenized as the project tokenizes (`caption/data/tokenize.py`:
-# lower case, Treebank rules, no punctuation); the project's converter
+# splits, not the images. The project's converter
 # (`python -m caption.data.flickr8k TEXT_DIR --out dataset_flickr8k.json`,
-# DESIGN.md) writes such a file for the commands. On a machine without the
-# release (a fresh clone has none), this section says so and moves on.
+# caption/data/flickr8k.py) turns it into Karpathy's split format, tokens as in
+# Karpathy's files (lower case, cut at every character that is not a letter or
+# a digit). On a machine without the release (a fresh clone has none), this
+# section says so and moves on.
 
 # %%
-def read_flickr8k(folder):
-    """The captions of the Flickr8k text release: {image: {caption id: text}}, {image: split}."""
-    captions = collections.defaultdict(dict)
-    for line in (folder / "Flickr8k.token.txt").read_text(encoding="utf-8").splitlines():
-        key, text = line.split("\t")
-        captions[key.split("#")[0]][key] = text
-    split_of = {}
-    for split, name in (("train", "trainImages"), ("val", "devImages"), ("test", "testImages")):
-        for image in (folder / f"Flickr_8k.{name}.txt").read_text().split():
-            split_of[image] = split
-    return captions, split_of
-
-
 if HAVE_FLICKR8K:
-    captions, split_of = read_flickr8k(FLICKR8K)
-    images = [{"filename": name, "imgid": k, "split": split_of[name],
-               "sentences": [{"raw": text, "tokens": tokenize(text), "sentid": 5 * k + j}
-                             for j, text in enumerate(captions[name].values())]}
-              for k, name in enumerate(sorted(n for n in captions if n in split_of))]
+    from caption.data.flickr8k import convert, write_dataset
+
     flickr_json = scratch("flickr8k") / "dataset_flickr8k.json"
-    flickr_json.write_text(json.dumps({"dataset": "flickr8k", "images": images}))
+    write_dataset(convert(FLICKR8K), flickr_json, FLICKR8K, force=True)
     flickr = dataset_stats(load_karpathy(flickr_json))
-    print(f"{len(captions)} images in Flickr8k.token.txt, {len(images)} of them in the splits\n")
     print(format_text(flickr))
     mean = flickr["all"]["mean_length"]
     print(f"\n§1.2's TODO: «una longitud media de {mean:.2f}» palabras (tokens) por frase")
@@ -173,60 +154,42 @@ if HAVE_FLICKR8K:
 # Flickr8k ships human judgments of image–caption pairs: in
 # `ExpertAnnotations.txt`, three experts rate how well a caption (often one
 # written for another image) describes an image, from 1 («does not describe
-# the image at all») to 4 («describes the image»). A metric agrees with people
-# when it orders the pairs as they do: Kendall's τ between the metric's score
-# (the caption against the image's own five) and the mean of the three
-# ratings. This is a simple version (τ-c, pairs whose caption was written for
-# the image itself left out); the project's `python -m caption.agreement
-# TEXT_DIR` follows the published protocol (Anderson et al. 2016, as Hessel et
-# al. 2021 replicate it) and prints its figures beside theirs.
+# the image at all») to 4 («describes the image»); in
+# `CrowdFlowerAnnotations.txt`, the share of crowd workers who said yes. A
+# metric agrees with people when it orders the pairs as they do: Kendall's τ
+# between the metric's score of each caption and its rating, by the protocol
+# of the SPICE paper (Anderson et al. 2016) as CLIPScore (Hessel et al. 2021)
+# replicates it: `caption/metrics/agreement.py`, what `python -m
+# caption.agreement TEXT_DIR` prints. Here without METEOR (it needs Java and a
+# minute more; the command's `--meteor` adds it).
 
 # %%
 if HAVE_FLICKR8K:
-    from scipy.stats import kendalltau
+    from caption.data.flickr8k import read_captions
+    from caption.data.flickr8k_judgments import read_crowdflower, read_expert
+    from caption.metrics.agreement import PUBLISHED, agreement
 
-    judged = []
-    for line in (FLICKR8K / "ExpertAnnotations.txt").read_text().splitlines():
-        image, caption_id, *ratings = line.split("\t")
-        if caption_id.split("#")[0] != image:
-            judged.append((image, captions[caption_id.split("#")[0]][caption_id],
-                           np.mean([int(r) for r in ratings])))
-    references = {i: [tokenize(c) for c in captions[image].values()]
-                  for i, (image, _, _) in enumerate(judged)}
-    candidates = {i: tokenize(text) for i, (_, text, _) in enumerate(judged)}
-    per_pair = score_per_image(references, candidates, tokenized=True)
-    people = [rating for _, _, rating in judged]
-    print(f"{len(judged)} expert-judged pairs; Kendall τ-c with the mean rating:")
-    taus = {}
-    for metric in ("BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"):
-        taus[metric] = kendalltau([per_pair[i][metric] for i in range(len(judged))], people,
-                                  variant="c").statistic
-        print(f"   {metric:8s} τ = {taus[metric]:.3f}")
-    assert all(t > 0.2 for t in taus.values()) and taus["CIDEr-D"] > taus["BLEU-4"]
+    captions = read_captions(FLICKR8K)
+    references = {image: list(by_k.values()) for image, by_k in captions.items()}
+    result, skipped = agreement(references, read_expert(FLICKR8K, captions),
+                                read_crowdflower(FLICKR8K, captions))
+    print(f"{'τ x100, ours / published':26s}" + "".join(f"{m:>15s}" for m in
+                                                       ("BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D")))
+    for judgments, metrics in result.items():
+        print(f"{judgments:26s}" + "".join(
+            f"{100 * metrics[m]['tau']:8.1f} / {100 * PUBLISHED[judgments][m]:4.1f}"
+            for m in ("BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D")))
+    assert all(abs(result[j][m]["tau"] - PUBLISHED[j][m]) < 0.001
+               for j in result for m in ("BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"))
 else:
-    print("No Flickr8k here: the agreement with human judgments needs its ExpertAnnotations.txt.")
+    print("No Flickr8k here: the agreement with human judgments needs its annotation files.")
 
 # %% [markdown]
-# All four agree with people, weakly (τ = 1 would be the same order); CIDEr-D,
-# which weighs the words that distinguish an image (by their rarity across the
-# corpus), more than the n-gram overlaps of BLEU and ROUGE-L.
-#
-# **The project's agreement command.** `python -m caption.agreement TEXT_DIR
-# --json runs/agreement.json` (added to the project by another change, so a
-# checkout may not have it yet) writes `{set: {metric: {tau, pairs}}}` for
-# Flickr8k-Expert and -CrowdFlower. This cell reads that file if it exists,
-# and computes nothing itself.
-
-# %%
-agreement_file = ROOT / "runs" / "agreement.json"
-if agreement_file.is_file():
-    agreement = json.loads(agreement_file.read_text())
-    for judgments, metrics in agreement.items():
-        print(judgments, {m: (None if e.get("tau") is None else round(100 * e["tau"], 1))
-                          for m, e in metrics.items()})
-else:
-    print(f"{agreement_file} not found: run python -m caption.agreement ../shared/flickr8k "
-          f"--json {agreement_file.relative_to(ROOT)} (where the command exists) to see it here.")
+# All of them agree with people, weakly (τ = 1 would be the same order), and
+# CIDEr-D most: it weighs the words that distinguish an image (by their rarity
+# across the corpus) more than the n-gram overlaps of BLEU and ROUGE-L. A
+# difference in BLEU between two captioners is therefore weaker evidence than
+# the same difference in CIDEr-D.
 
 # %% [markdown]
 # ## §5 The experiments: results read from the shipped model's files
