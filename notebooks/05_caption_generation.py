@@ -134,7 +134,7 @@ never = (vocab.pad_id, vocab.start_id)
 for image in test[:8]:
     x = model_input(image)
     (g,) = greedy(model, x, vocab.start_id, vocab.end_id, 31, never)
-    (b,) = beam_search(model, x, vocab.start_id, vocab.end_id, 1, 31, never)
+    ((b,),) = beam_search(model, x, vocab.start_id, vocab.end_id, 1, 31, never)
     assert g.ids == b.ids and np.isclose(g.logprob, b.logprob)
 print("beam search with K = 1 gives the greedy caption, for 8 test images")
 
@@ -145,7 +145,7 @@ for ax, image in zip(axes, test[20:24]):
     ax.axis("off")
     x = model_input(image)
     (g,) = greedy(model, x, vocab.start_id, vocab.end_id, 31, never)
-    beams = beam_search(model, x, vocab.start_id, vocab.end_id, 3, 31, never)
+    (beams,) = beam_search(model, x, vocab.start_id, vocab.end_id, 3, 31, never)
     print(f"{image.filename}   reference: {image.raw[0]}")
     print(f"   greedy   {g.score:6.3f}  {' '.join(vocab.decode(g.ids))}")
     for k, h in enumerate(beams, 1):

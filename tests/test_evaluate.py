@@ -76,7 +76,8 @@ def rank_run(shapes, tmp_path_factory):
     folder = tmp_path_factory.mktemp("rank")
     imgids = [image["imgid"] for image in json.loads(shapes.read_text())["images"]]
     features = folder / "features.h5"
-    write_features(features, np.random.default_rng(0).normal(size=(len(imgids), 12)), imgids)
+    relu = np.maximum(np.random.default_rng(0).normal(size=(len(imgids), 512)), 0)   # SqueezeNet's
+    write_features(features, relu, imgids)
     out = folder / "run"
     assert train.main(["--task", "rank", "--data", str(shapes), "--features", str(features),
                        "--encoder", "bow", "--epochs", "1", "--batch-size", "8",

@@ -228,10 +228,12 @@ def test_evaluation_scores_every_image_against_every_sentence(tiny):
 # -- the command line ----------------------------------------------------------------
 
 def test_train_rank_from_the_command_line(tiny, tmp_path):
-    root, json_path, _, _ = tiny
-    out = tmp_path / "run"
+    root, json_path, dataset, _ = tiny
+    out, squeezenet_sized = tmp_path / "run", tmp_path / "features.h5"   # 512-d, as --cnn says
+    write_features(squeezenet_sized, np.random.default_rng(1).random((len(dataset.images), 512)),
+                   [image.imgid for image in dataset.images])
     command = [sys.executable, "-m", "caption.train", "--task", "rank", "--data", str(json_path),
-               "--features", str(root / "features.h5"), "--epochs", "2", "--batch-size", "6",
+               "--features", str(squeezenet_sized), "--epochs", "2", "--batch-size", "6",
                "--embed-size", "8", "--min-count", "1", "--out", str(out), "--quiet"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
