@@ -31,7 +31,11 @@ ACTIVATIONS = ("tanh", "relu")
 
 def input_projection(x, Wx, b):
     """x (M, D), Wx (D, G), b (G,) -> x Wx + b (M, G); M = N, or T·N for a sequence."""
-    return x @ Wx + b
+    proj = x @ Wx
+    if proj.dtype != b.dtype:  # let NumPy promote, as x Wx + b does
+        return proj + b
+    proj += b  # in place: proj is a new array
+    return proj
 
 
 def input_projection_backward(g_proj, x, Wx):
