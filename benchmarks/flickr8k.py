@@ -1,11 +1,13 @@
 """One training step of the caption generator at Flickr8k's scale, on
 precomputed CNN features, as ``python -m caption.train --data
-dataset_flickr8k.json --features vgg_feats.h5`` runs it: 32 images of 4096-d
-(VGG-16 fc7) features with their 5 sentences each (160 rows), a vocabulary of
-2,539 words (Flickr8k's 30,000 training sentences, words seen 5 times or
-more), caption.train's defaults otherwise (LSTM, embedding 64, hidden 256,
-the image concatenated to every input, sentences cut at 30 words and run in
-4 groups of similar length, gradient clipping at 5, Adam).
+dataset_flickr8k.json --features vgg_feats.h5`` runs it: the model and
+settings it takes for real data (caption/training/config.py ``REAL_DATA``:
+LSTM, embedding and hidden 256, dropout 0.5, sentences cut at 20 words, Adam
+at 1e-3; the image concatenated to every input, each batch run in 4 groups of
+similar length, gradient clipping at 5), a vocabulary of 2,539 words
+(Flickr8k's 30,000 training sentences, words seen 5 times or more), and issue
+16's batch: 32 images of 4096-d (VGG-16 fc7) features with their 5 sentences
+each (160 rows).
 
 The sentence lengths are drawn from those of Flickr8k's training sentences
 (``LENGTHS``, counted with caption/data/tokenize.py), so the batch has their
@@ -18,14 +20,17 @@ import numpy as np
 import torch
 
 from caption.models.captioner import Captioner
+from caption.training.config import REAL_DATA
 from nnscratch import Tensor
 from nnscratch.optim import Adam, clip_grad_norm
 
 from . import floor, torch_models
 from .timing import Settings, compare, markdown_table
 
-VOCAB, FEATURES, EMBED, HIDDEN = 2539, 4096, 64, 256
-IMAGES, SENTENCES, BUCKETS, LR, CLIP = 32, 5, 4, 2e-3, 5.0
+CONFIG = REAL_DATA["caption"]
+VOCAB, FEATURES, EMBED, HIDDEN = 2539, 4096, CONFIG["embed_size"], CONFIG["hidden_size"]
+DROPOUT, MAX_LENGTH, LR = CONFIG["dropout"], CONFIG["max_length"], CONFIG["lr"]
+IMAGES, SENTENCES, BUCKETS, CLIP = 32, 5, 4, 5.0
 # How many of Flickr8k's 30,000 training sentences have 0, 1, 2, ... words (30: 30 or more).
 LENGTHS = [0, 0, 15, 126, 346, 862, 1958, 2537, 2929, 3318, 3320, 3131, 2777, 2321, 1847,
            1329, 977, 662, 513, 365, 204, 136, 110, 74, 52, 33, 20, 11, 7, 9, 11]
@@ -39,6 +44,7 @@ def batch(images, sentences, vocab, seed=0):
     rng = np.random.default_rng(seed)
     counts = np.asarray(LENGTHS, dtype=float)
     words = rng.choice(len(LENGTHS), size=images * sentences, p=counts / counts.sum())
+    words = np.minimum(words, MAX_LENGTH)
     ids = np.full((len(words), words.max() + 2), PAD, dtype=np.int64)
     mask = np.arange(ids.shape[1])[None, :] < words[:, None] + 2
     for row, n in enumerate(words):
@@ -75,11 +81,11 @@ def training_step(model, loss_args, optimizer, clip):
 def run(settings):
     images, vocab = (4, 50) if settings.quick else (IMAGES, VOCAB)
     features, ids, mask, image_of_row = batch(images, SENTENCES, vocab)
-    model = Captioner(vocab, FEATURES, embed_size=EMBED, hidden_size=HIDDEN,
+    model = Captioner(vocab, FEATURES, embed_size=EMBED, hidden_size=HIDDEN, dropout=DROPOUT,
                       rng=np.random.default_rng(0)).train()
     ours = training_step(model, (Tensor(features), ids, mask, image_of_row, BUCKETS),
                          Adam(model.parameters(), lr=LR), clip_grad_norm)
-    twin = torch_models.FeatureCaptioner(vocab, FEATURES, EMBED, HIDDEN)
+    twin = torch_models.FeatureCaptioner(vocab, FEATURES, EMBED, HIDDEN, DROPOUT).train()
     tensors = [torch.from_numpy(a) for a in (features, ids, mask.astype(np.float32), image_of_row)]
     theirs = training_step(twin, (*tensors, BUCKETS), torch.optim.Adam(twin.parameters(), lr=LR),
                            torch.nn.utils.clip_grad_norm_)

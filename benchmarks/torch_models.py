@@ -90,7 +90,7 @@ class Captioner(nn.Module):
 
 
 class FeatureCaptioner(nn.Module):
-    """caption/captioner.py on precomputed features (N images, K-d), condition "every":
+    """caption/models/captioner.py on precomputed features (N images, K-d), condition "every":
     sentences (B, T + 1) of the images ``image_of_row`` (B,) -> the masked mean NLL.
 
     The loss runs the sentences as ours does (``Captioner.loss`` with ``buckets``):
@@ -98,15 +98,16 @@ class FeatureCaptioner(nn.Module):
     own longest sentence.
     """
 
-    def __init__(self, vocab_size, feature_size, embed_size=64, hidden_size=256):
+    def __init__(self, vocab_size, feature_size, embed_size=64, hidden_size=256, dropout=0.0):
         super().__init__()
+        self.dropout = nn.Dropout(dropout)   # on the features and on h, as ours
         self.image_projection = nn.Linear(feature_size, embed_size)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.lstm = nn.LSTM(2 * embed_size, hidden_size, batch_first=True)
         self.output = nn.Linear(hidden_size, vocab_size)
 
     def loss(self, features, ids, mask, image_of_row, buckets):
-        v = torch.relu(self.image_projection(features))                # (N, E)
+        v = torch.relu(self.image_projection(self.dropout(features)))  # (N, E)
         lengths = mask.sum(dim=1)
         order = torch.sort(lengths, descending=True, stable=True).indices
         total = 0.0
@@ -114,7 +115,7 @@ class FeatureCaptioner(nn.Module):
             T = int(lengths[rows].max())
             words = self.embedding(ids[rows, :T - 1])                  # (B, T - 1, E)
             x = torch.cat([words, v[image_of_row[rows], None].expand_as(words)], dim=2)
-            logits = self.output(self.lstm(x)[0])
+            logits = self.output(self.dropout(self.lstm(x)[0]))
             nll = nn.functional.cross_entropy(logits.flatten(0, 1), ids[rows, 1:T].flatten(),
                                               reduction="none")
             total = total + (nll * mask[rows, 1:T].flatten()).sum()

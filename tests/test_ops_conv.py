@@ -109,6 +109,16 @@ def test_conv2d_in_chunks_of_the_batch(monkeypatch, chunk_bytes):
     assert gradcheck(conv(1, 0), [x, W[:, :, :2], b])
 
 
+def test_max_pool2d_in_blocks_of_planes(monkeypatch):
+    """One plane (n, c) per block: the forward still matches the loops and the gradient the check."""
+    monkeypatch.setattr("nnscratch.functions.pooling.BLOCK_BYTES", 1)
+    x = distinct(2, 3, 7, 7)
+    np.testing.assert_array_equal(F.max_pool2d(x, 3, 2, 1, True).data,
+                                  max_pool2d_loops(x, 3, 2, 1, True))
+    assert gradcheck(max_pool(3, 2, pad=1, ceil_mode=True), [x])
+    assert gradcheck(max_pool(2), [x[:, :, :6, :6]])
+
+
 POOL_SETTINGS = [  # x shape, kernel, stride, pad, ceil_mode
     ((2, 3, 8, 6), 2, None, 0, False),
     ((1, 2, 7, 7), 3, 2, 0, False),

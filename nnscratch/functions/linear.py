@@ -5,6 +5,17 @@ Shapes: N batch, D input features, M output features.
 from ..core import Function
 
 
+def affine(x, W, b=None):
+    """x W + b (x W when b is None) as a new array, b added to the product in place."""
+    y = x @ W
+    if b is None:
+        return y
+    if b.dtype != y.dtype:  # let NumPy promote, as x W + b does
+        return y + b
+    y += b
+    return y
+
+
 class Linear(Function):
     """x (N, D), W (D, M), b (M,) -> y (N, M) = x W + b.
 
@@ -19,13 +30,7 @@ class Linear(Function):
             raise ValueError(f"linear: bias has shape {b.shape}, weight {W.shape} "
                              f"needs ({W.shape[1]},)")
         self.x, self.W = x, W
-        y = x @ W
-        if b is None:
-            return y
-        if b.dtype != y.dtype:  # let NumPy promote, as y + b does
-            return y + b
-        y += b  # in place: y is a new array
-        return y
+        return affine(x, W, b)
 
     def backward(self, gy):
         gx = gy @ self.W.T if self.needs_grad[0] else None

@@ -23,6 +23,7 @@ Initial states h0 (and c0) may be None: zeros, as h_0 = 0 in eq. 3.5.
 from .. import kernels
 from ..backend import get_array_module
 from ..core import Function, as_tensor
+from .linear import affine
 
 ACTIVATIONS = ("tanh", "relu")
 
@@ -31,7 +32,7 @@ ACTIVATIONS = ("tanh", "relu")
 
 def input_projection(x, Wx, b):
     """x (M, D), Wx (D, G), b (G,) -> x Wx + b (M, G); M = N, or T·N for a sequence."""
-    return x @ Wx + b
+    return affine(x, Wx, b)
 
 
 def input_projection_backward(g_proj, x, Wx):
