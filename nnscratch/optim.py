@@ -18,6 +18,7 @@ the parameter's position in ``params`` ("3/m"), so that a run restored from
 a checkpoint, with the parameters given in the same order, continues exactly
 as it would have.
 """
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -163,17 +164,37 @@ class Adam(Optimizer):
         if not all(0 <= beta < 1 for beta in betas):
             raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
         self.betas, self.eps = tuple(betas), eps
+        self._buffer = None   # the scratch array of _work
 
     def _update(self, i, theta, g):
         beta1, beta2 = self.betas
-        m, v = self._slot(i, "m"), self._slot(i, "v")
-        m *= beta1
-        m += (1 - beta1) * g
-        v *= beta2
-        v += (1 - beta2) * g * g
+        xp = get_array_module(theta)
+        m, v, work = self._slot(i, "m"), self._slot(i, "v"), self._work(theta)
         t = self.counts[i]
-        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
-        theta -= self.lr * m_hat / (get_array_module(v).sqrt(v_hat) + self.eps)
+        m *= beta1                                   # m ← β₁ m + (1 − β₁) g
+        m += xp.multiply(g, 1 - beta1, out=work)
+        v *= beta2                                   # v ← β₂ v + (1 − β₂) g²
+        xp.multiply(g, g, out=work)
+        work *= 1 - beta2
+        v += work
+        # θ ← θ − η m̂ / (√v̂ + ε), written as θ − (η / (1 − β₁ᵗ)) m / (√v / √(1 − β₂ᵗ) + ε)
+        xp.sqrt(v, out=work)
+        work /= math.sqrt(1 - beta2 ** t)
+        work += self.eps
+        xp.divide(m, work, out=work)
+        work *= self.lr / (1 - beta1 ** t)
+        theta -= work
+
+    def _work(self, theta):
+        """A scratch array of θ's shape, one buffer reused by every parameter
+        (not a slot: nothing is kept in it between updates)."""
+        buffer = self._buffer
+        if (buffer is None or buffer.size < theta.size or buffer.dtype != theta.dtype
+                or get_array_module(buffer) is not get_array_module(theta)):
+            buffer = get_array_module(theta).empty(
+                max(theta.size, 0 if buffer is None else buffer.size), theta.dtype)
+            self._buffer = buffer
+        return buffer[:theta.size].reshape(theta.shape)
 
 
 class RMSprop(Optimizer):
