@@ -1,10 +1,13 @@
-"""``python -m benchmarks [SUBJECT ...] [--quick] [--best] [--busy N] [--out FILE]``: run
-the benchmark scripts, print their tables, write the results as JSON."""
+"""``python -m benchmarks [SUBJECT ...] [--quick] [--best] [--busy N] [--threads N|auto]
+[--out FILE]``: run the benchmark scripts, print their tables, write the results as JSON."""
 import argparse
+import contextlib
 import importlib
 import json
 import time
 from pathlib import Path
+
+from nnscratch.threads import blas_threads, choose_threads, use_threads
 
 from . import machine
 from .load import busy_processes
@@ -30,16 +33,24 @@ def main(argv=None):
                              "(for a machine busy with other work)")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="run N CPU-bound processes beside the benchmarks (benchmarks/load.py)")
+    parser.add_argument("--threads", metavar="N|auto",
+                        help="NumPy's BLAS threads: a number, or auto: the idle cores once the "
+                             "busy processes run, as the commands choose (nnscratch/threads.py); "
+                             "default: the BLAS's own")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.busy < 0:
         parser.error(f"--busy must be 0 or more, got {args.busy}")
+    if args.threads not in (None, "auto") and not (args.threads.isdigit() and int(args.threads) > 0):
+        parser.error(f"--threads must be a number of 1 or more, or auto; got {args.threads}")
     settings = Settings.make(args.quick, args.best)
     results = {"machine": machine.describe(), "settings": vars(settings),
                "busy_processes": args.busy, "subjects": {}}
     print(machine.markdown(results["machine"]), f"- busy processes started: {args.busy}\n",
           sep="", flush=True)
-    with busy_processes(args.busy):
+    with busy_processes(args.busy), blas(args.threads) as threads:
+        results["blas_threads"] = threads
+        print(f"- NumPy's BLAS threads: {threads}\n", flush=True)
         for subject in args.subjects or SUBJECTS:
             start = time.perf_counter()
             rows = importlib.import_module(f"benchmarks.{subject}").run(settings)
@@ -50,6 +61,18 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(f"results written to {args.out}")
+
+
+@contextlib.contextmanager
+def blas(threads):
+    """NumPy's BLAS on ``threads`` threads ("auto": choose_threads; None: as it is)
+    within the block, which receives the number."""
+    if threads is None:
+        yield blas_threads()
+        return
+    count = choose_threads()[0] if threads == "auto" else int(threads)
+    with use_threads(count):
+        yield count
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ instead of whatever else happens to be running.
 
 The subject ``load`` measures what the issue asks: the captioner's training
 step with one busy process beside it, ours against PyTorch (its own default
-threads), once with NumPy's BLAS on as many threads as cores and once on one
-thread. OpenBLAS reads its thread count when NumPy is imported, so each
-setting runs ``python -m benchmarks captioner --busy 1`` in a child process
-of its own. (With two cores and one busy process, a product split statically
-between two threads waits for the thread that the busy process has pushed
-off its core: measured several times slower than on one thread.)
+threads), with NumPy's BLAS on as many threads as cores, on one thread, and
+on the number the commands choose by themselves (``--threads auto``: the idle
+cores, measured once the busy process runs; nnscratch/threads.py). Each
+setting runs ``python -m benchmarks captioner --busy 1 --threads T`` in a
+child process of its own. (With two cores and one busy process, a product
+split statically between two threads waits for the thread that the busy
+process has pushed off its core: measured several times slower than on one
+thread.)
 """
 import contextlib
 import json
@@ -46,22 +48,25 @@ def busy_processes(count):
 
 
 def step_under_load(threads, settings):
-    """The rows of ``STEP`` run in a child process with one busy process and
-    OPENBLAS_NUM_THREADS=threads."""
+    """(the rows of ``STEP``, the BLAS threads used), run in a child process with one
+    busy process and ``--threads threads``."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "load.json"
-        command = [sys.executable, "-m", "benchmarks", STEP, "--busy", "1", "--out", str(out)]
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
+        command = [sys.executable, "-m", "benchmarks", STEP, "--busy", "1", "--threads",
+                   str(threads), "--out", str(out)]
         command += ["--quick"] * settings.quick + ["--best"] * settings.best
-        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        return json.loads(out.read_text())["subjects"][STEP]["rows"]
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        results = json.loads(out.read_text())
+        return results["subjects"][STEP]["rows"], results["blas_threads"]
 
 
 def run(settings):
     rows = []
-    for threads in (os.cpu_count(), 1):
-        for row in step_under_load(threads, settings):
-            case = f"{row['case']}, one busy process, NumPy's BLAS on {threads} thread(s)"
+    for threads in (os.cpu_count(), 1, "auto"):
+        found, used = step_under_load(threads, settings)
+        chosen = f"the commands' choice, {used}" if threads == "auto" else str(threads)
+        for row in found:
+            case = f"{row['case']}, one busy process, NumPy's BLAS on {chosen} thread(s)"
             rows.append(Row("load", case, row["ours"], row["theirs"], target=1.5,
                             floor=row["floor"]))
     return rows

@@ -24,6 +24,7 @@ import sys
 
 from .models.device import DEVICES
 from .shell.errors import command
+from .shell.threads import add_threads_flag, cpu_threads
 from .training.build import open_task
 from .training.config import RULES, ConfigError, check_value
 from .training.run_folder import write_json_atomic
@@ -51,6 +52,7 @@ def parser():
     add("--sample", type=int, default=24, metavar="N",
         help="images shown in the report (default: 24; 0 to 1000)")
     add("--json", action="store_true", help="print the evaluation JSON instead of a table")
+    add_threads_flag(p)
     return p
 
 
@@ -78,8 +80,9 @@ def main(argv=None):
     check_value("beam", args.beam, f"--beam {args.beam}")
     if not 0 <= args.sample <= 1000:
         raise ConfigError(f"--sample {args.sample}: expected 0 to 1000 images")
-    evaluation, task = evaluate_run(args.run, args.split, args.beam, args.meteor,
-                                    args.checkpoint, args.device, args.sample)
+    with cpu_threads(args.threads, args.device or "cpu"):
+        evaluation, task = evaluate_run(args.run, args.split, args.beam, args.meteor,
+                                        args.checkpoint, args.device, args.sample)
     if args.json:
         print(json.dumps(evaluation, indent=2))
         return 0

@@ -18,6 +18,7 @@ from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.threads import add_threads_flag, cpu_threads
 from .training.config import ConfigError
 
 
@@ -59,6 +60,7 @@ def parser():
     p.add_argument("--merge", nargs="+", metavar="SHARD", help="join these shard files into --out")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--quiet", action="store_true")
+    add_threads_flag(p)
     return p
 
 
@@ -85,8 +87,9 @@ def main(argv=None):
         return 0
     dataset = load_karpathy(args.data, args.images or default_image_root(args.data))
     rows = shard_rows(len(dataset.images), *args.shard) if args.shard else np.arange(len(dataset.images))
-    skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
-                     device, progress=not args.quiet)
+    with cpu_threads(args.threads, device):
+        skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
+                         device, progress=not args.quiet)
     for error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
     if skipped:

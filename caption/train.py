@@ -8,6 +8,7 @@ import sys
 
 from .evaluation.tables import format_metrics
 from .shell.errors import command
+from .shell.threads import add_threads_flag, cpu_threads
 from .training.build import build_task, load_vocabulary
 from .training.config import parser, resolve
 from .training.loop import train
@@ -17,8 +18,16 @@ from .training.run_folder import RunFolder
 
 @command
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    add_threads_flag(p)
+    args = p.parse_args(argv)
     config, out = resolve(args)
+    with cpu_threads(args.threads, config["device"]):
+        return train_and_test(args, config, out)
+
+
+def train_and_test(args, config, out):
+    """Build (or reopen) the run, train it, score its best checkpoint on the test split."""
     if args.resume:
         run = RunFolder.open(out)
         task = build_task(config, load_vocabulary(run), progress=not args.quiet)

@@ -1,9 +1,11 @@
 """Shared fixtures: ``xp`` runs a test on NumPy and, where a GPU is present,
-on CuPy; tests marked ``gpu`` skip cleanly without one."""
+on CuPy; tests marked ``gpu`` skip cleanly without one. The whole suite runs
+NumPy's products on one BLAS thread (``one_blas_thread``)."""
 import numpy as np
 import pytest
 
 from nnscratch.backend import cupy, gpu_available
+from nnscratch.threads import use_threads
 
 BACKENDS = [pytest.param(np, id="numpy"),
             pytest.param(cupy, id="cupy", marks=pytest.mark.gpu)]
@@ -13,6 +15,17 @@ BACKENDS = [pytest.param(np, id="numpy"),
 def xp(request):
     """The array module a test runs on."""
     return request.param
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """One BLAS thread here and in the commands the tests start (OPENBLAS_NUM_THREADS),
+    whatever the machine's load: the commands' own choice, the idle cores
+    (nnscratch/threads.py), could differ between two runs that a test compares
+    bit for bit."""
+    with pytest.MonkeyPatch.context() as patch, use_threads(1):
+        patch.setenv("OPENBLAS_NUM_THREADS", "1")
+        yield
 
 
 def pytest_collection_modifyitems(config, items):

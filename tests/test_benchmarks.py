@@ -63,3 +63,16 @@ def test_busy_processes_run_only_inside_the_block():
     with busy_processes(1) as children:
         assert len(children) == 1 and children[0].poll() is None
     assert children[0].poll() is not None
+
+
+def test_threads_flag_sets_numpys_blas_threads(tmp_path):
+    out = tmp_path / "cpu.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "linear", "--quick", "--threads",
+                           "2", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(out.read_text())["blas_threads"] == 2
+    assert "- NumPy's BLAS threads: 2" in done.stdout
+    refused = subprocess.run([sys.executable, "-m", "benchmarks", "--threads", "0"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--threads must be a number of 1 or more" in refused.stderr

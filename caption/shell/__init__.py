@@ -1,2 +1,3 @@
-"""What every ``python -m caption.X`` command shares: its error boundary
-(``errors``). Only commands import this package."""
+"""What the ``python -m caption.X`` commands share: the error boundary
+(``errors``) and the long commands' ``--threads`` flag (``threads``). Only
+commands import this package."""

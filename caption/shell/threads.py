@@ -1,0 +1,38 @@
+"""The ``--threads`` flag of the long commands: how many threads the matrix
+products use on the CPU (nnscratch/threads.py says why the default is the
+number of idle cores)."""
+import argparse
+import contextlib
+import sys
+
+from nnscratch.threads import choose_threads, use_threads
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of threads (1 or more)")
+    return value
+
+
+def add_threads_flag(parser):
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="threads of the CPU's matrix products (default: the cores that "
+                             "are idle at the start; a run repeats bit for bit on the same N)")
+
+
+@contextlib.contextmanager
+def cpu_threads(requested, device="cpu"):
+    """Within the block the CPU's products use ``requested`` threads, or the idle cores
+    when it is None (the number and why are said on stderr); nothing changes on a GPU."""
+    if device != "cpu":
+        yield None
+        return
+    threads, why = choose_threads(requested)
+    print(f"CPU threads: {threads} ({why})", file=sys.stderr, flush=True)
+    with use_threads(threads):
+        yield threads
