@@ -5,7 +5,7 @@ import json
 import pytest
 
 from caption import train
-from caption.training.config import DEFAULTS, RULES, ConfigError, parser, resolve
+from caption.training.config import DEFAULTS, RULES, ConfigError, check_saved, parser, resolve
 
 
 def resolved(tmp_path, *flags, config=None):
@@ -35,6 +35,8 @@ def resolved(tmp_path, *flags, config=None):
     (["--task", "rank", "--batch-size", "1"], "the ranking loss (eq. 3.6) contrasts"),
     (["--images", "pictures"], "--images pictures: an image folder belongs to a dataset"),
     (["--momentum", "0.5"], "momentum is used by --optimizer momentum only"),
+    (["--lr-schedule", "cosine", "--lr-decay", "0.9"],
+     "--lr-decay 0.9: the cosine schedule sets the learning rate of every step itself"),
     (["--encoder", "bow"], "--encoder bow: a setting of --task rank, not of --task caption"),
     (["--task", "rank", "--cell", "rnn"], "--cell rnn: a setting of --task caption, not of --task rank"),
 ])
@@ -117,3 +119,10 @@ def test_a_real_dataset_gets_its_own_defaults(tmp_path):
     assert resolved(tmp_path, "--data", data, "--hidden-size", "64")["hidden_size"] == 64
     assert resolved(tmp_path, "--task", "rank", "--data", data)["cnn"] == "vgg16"
     assert resolved(tmp_path)["cnn"] == "small"                      # the shapes set keeps its own
+
+
+def test_a_run_saved_before_a_setting_existed_gets_what_it_used(tmp_path):
+    saved = resolved(tmp_path)
+    del saved["attention"], saved["lr_schedule"]
+    checked = check_saved(saved, "config.json")
+    assert (checked["attention"], checked["lr_schedule"]) == (0, "step")

@@ -1,6 +1,7 @@
 """python -m caption.train on a tiny shapes subset: resume bit for bit, fault
 stops, and the command line end to end (train, then describe)."""
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -11,9 +12,11 @@ import pytest
 
 import nnscratch.io
 from nnscratch import Tensor
+from nnscratch.optim import Adam
 from caption import train
 from caption.training.config import ConfigError, parser, resolve
 from caption.data.shapes import build_shapes
+from caption.training.loop import cosine_lr
 from caption.training.tasks.caption import CaptionTask
 
 TINY = ["--epochs", "2", "--batch-size", "8", "--hidden-size", "16", "--embed-size", "8",
@@ -54,6 +57,24 @@ def test_an_interrupted_run_resumes_to_the_same_parameters(tiny_data, tmp_path, 
     for key in a:
         assert np.array_equal(a[key], b[key]), key
     assert json.loads((straight / "metrics.json").read_text()) == json.loads((broken / "metrics.json").read_text())
+
+
+def test_the_cosine_schedule_sets_every_steps_learning_rate(tiny_data, tmp_path, monkeypatch):
+    seen = []
+    original = Adam.step
+
+    def recording_step(self):
+        seen.append(self.lr)
+        original(self)
+
+    monkeypatch.setattr(Adam, "step", recording_step)
+    flags = [f for f in TINY if f not in ("--lr-decay", "0.5")]
+    assert train.main(["--data", tiny_data, "--out", str(tmp_path / "run"), *flags,
+                       "--lr", "0.01", "--lr-schedule", "cosine"]) == 0
+    steps = len(seen)   # 2 epochs of 40 images in batches of 8
+    assert steps == 10
+    assert seen[0] == 0.01 and math.isclose(seen[steps // 2], 0.005)
+    assert all(a > b for a, b in zip(seen, seen[1:])) and seen[-1] == cosine_lr(0.01, 9, 10)
 
 
 def test_max_steps_stops_and_resume_finishes(tiny_data, tmp_path, capsys):

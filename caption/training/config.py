@@ -35,7 +35,8 @@ COMMON = {
     "batch_size": 32,
     "optimizer": "adam",
     "lr": 2e-3,
-    "lr_decay": 1.0,          # multiply lr by this after every epoch
+    "lr_decay": 1.0,          # multiply lr by this after every epoch (lr_schedule "step")
+    "lr_schedule": "step",    # "step": lr_decay per epoch; "cosine": from lr down to 0, step by step
     "momentum": 0.9,          # for --optimizer momentum
     "weight_decay": 0.0,      # the λ of λ‖θ‖² (eq. 3.6) is weight_decay / 2
     "grad_clip": 5.0,
@@ -68,6 +69,9 @@ REAL_DATA = {
                 "max_length": 20},
     "rank": {"cnn": "vgg16"},
 }
+
+# What a run saved before a setting existed used (its config.json lacks the key).
+SAVED_BEFORE = {"attention": 0, "lr_schedule": "step"}
 
 # Written by the run itself, never chosen: the size of what the model reads of an image.
 DERIVED = ("feature_size",)
@@ -147,6 +151,7 @@ RULES = {
     "optimizer": Rule("choice", choices=("sgd", "momentum", "adam", "rmsprop")),
     "lr": Rule("float", 0, 10, open_low=True),
     "lr_decay": Rule("float", 0, 1, open_low=True),
+    "lr_schedule": Rule("choice", choices=("step", "cosine")),
     "momentum": Rule("float", 0, 0.9999),
     "weight_decay": Rule("float", 0, 1),
     "grad_clip": Rule("float", 0, 10**6),
@@ -184,7 +189,9 @@ FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with
     ("epochs", "passes over the training split"),
     ("batch_size", "images per mini-batch"),
     ("lr", "learning rate"),
-    ("lr_decay", "multiply the learning rate by this after each epoch"),
+    ("lr_decay", "multiply the learning rate by this after each epoch (--lr-schedule step)"),
+    ("lr_schedule", "step: --lr-decay after each epoch; cosine: from --lr down to 0 over all "
+                    "the --epochs, a little at every step"),
     ("momentum", "momentum of --optimizer momentum"),
     ("weight_decay", "L2 penalty (λ‖θ‖² with λ = weight_decay / 2)"),
     ("grad_clip", "clip the global gradient norm to this (0: off)"),
@@ -322,6 +329,12 @@ def check_combinations(config, chosen, sources):
     if config["images"] and not config["data"]:
         raise ConfigError(f"{sources['images']}: an image folder belongs to a dataset; "
                           f"give the dataset JSON with --data")
+    if config["lr_schedule"] == "cosine":
+        if "lr_decay" in chosen:
+            raise ConfigError(f"{sources['lr_decay']}: the cosine schedule sets the learning "
+                              f"rate of every step itself; use --lr-schedule step with "
+                              f"--lr-decay")
+        config["lr_decay"] = 1.0   # a default of the step schedule
     if "momentum" in chosen and config["optimizer"] != "momentum":
         raise ConfigError(f"{sources['momentum']}: momentum is used by --optimizer momentum "
                           f"only (the optimizer is {config['optimizer']})")
@@ -345,8 +358,8 @@ def check_saved(config, where):
     task = check_value("task", config.get("task"), f"{where}: 'task'")
     for key in DEFAULTS[task]:
         if key not in config:
-            if key == "attention":   # runs saved before attention existed had none
-                config[key] = 0
+            if key in SAVED_BEFORE:   # a setting newer than the run
+                config[key] = SAVED_BEFORE[key]
                 continue
             raise ConfigError(f"{where}: the setting {key!r} is missing")
         check_value(key, config[key], f"{where}: {key!r}")

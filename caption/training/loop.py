@@ -45,7 +45,7 @@ def new_state(optimizer):
 def train(task, optimizer, run, config, resume=False, progress=True):
     """Train ``task.model`` with ``optimizer``, writing into the RunFolder ``run``.
 
-    ``config`` keys used: seed, epochs, lr_decay, grad_clip, patience, max_steps
+    ``config`` keys used: seed, epochs, lr, lr_schedule, lr_decay, grad_clip, patience, max_steps
     (stop, saving ``last``, after this many steps in all; None for no limit).
     Returns the progress dict of the last step taken, with "completed": False
     when max_steps stopped the run before its last epoch. On Ctrl-C or SIGTERM,
@@ -106,6 +106,8 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts)
         loss.backward()
         if config.get("grad_clip"):
             clip_grad_norm(task.model.parameters(), config["grad_clip"])
+        if config.get("lr_schedule") == "cosine":
+            optimizer.lr = cosine_lr(config["lr"], state["step"], config["epochs"] * len(batches))
         with interrupts.held():   # the update and its count go together
             optimizer.step()
             state["step"] += 1
@@ -115,6 +117,14 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts)
         bar.update()
     bar.close()
     return True
+
+
+def cosine_lr(lr, step, steps):
+    """The learning rate of step ``step`` (from 0) of ``steps``, those of all the epochs:
+    lr · ½ (1 + cos(π step / steps)), from ``lr`` at the first step down towards 0 at the last
+    (Loshchilov & Hutter 2017, without restarts). A run resumed with more --epochs goes on
+    along the longer curve."""
+    return lr * 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
 def _end_epoch(task, optimizer, run, config, state, rng, interrupts):
