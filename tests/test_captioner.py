@@ -10,7 +10,7 @@ from nnscratch.layers import Module
 from nnscratch.optim import Adam
 from caption.models.captioner import Captioner
 from caption.models.small_cnn import SmallCNN
-from caption.models.decoding import beam_search, greedy
+from caption.models.decoding import beam_search, greedy, largest
 
 V, K = 7, 5          # vocabulary (0 pad, 1 start, 2 end, 3.. words), feature size
 START, END = 1, 2
@@ -164,6 +164,15 @@ def random_model_and_images(cell, seed=3, n=4, attention=False):
     shape = (n, 3, 8, 8) if attention else (n, K)
     images = Tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
     return net, images
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 24, 30])
+def test_largest_is_the_head_of_a_stable_sort(k):
+    rng = np.random.default_rng(k)
+    values = rng.integers(0, 5, size=(4, 6)).astype(np.float32)   # many ties
+    values[0, :2] = -np.inf
+    expected = np.argsort(-values, axis=None, kind="stable")[:k]
+    np.testing.assert_array_equal(largest(values, k), expected)
 
 
 @pytest.mark.parametrize("attention", [False, True])

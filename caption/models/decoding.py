@@ -70,6 +70,21 @@ def greedy(model, images, start_id, end_id, max_len=20, never=()):
     return hyps
 
 
+def largest(values, k):
+    """Flat indices of the ``k`` largest entries of ``values``, largest first and equal
+    ones in index order: ``np.argsort(-values, axis=None, kind="stable")[:k]``, without
+    sorting the rest (one partition to find the k-th largest, then a sort of k entries;
+    at a vocabulary of 2539 and a beam of 3 the full sort was three quarters of the
+    decoding time)."""
+    flat = values.ravel()
+    if k >= flat.size:
+        return np.argsort(-flat, kind="stable")
+    kth = np.partition(flat, flat.size - k)[flat.size - k]
+    above = np.flatnonzero(flat > kth)
+    chosen = np.concatenate([above, np.flatnonzero(flat == kth)[:k - len(above)]])
+    return chosen[np.lexsort((chosen, -flat[chosen]))]
+
+
 def beam_search(model, images, start_id, end_id, beam=3, max_len=20, never=()):
     """The ``beam`` best sentences of each of N images: a list (per image) of Hypotheses,
     best first by score.
@@ -96,7 +111,7 @@ def beam_search(model, images, start_id, end_id, beam=3, max_len=20, never=()):
             for i in np.unique(owner):
                 rows = np.flatnonzero(owner == i)
                 totals = np.array([h.logprob for h in alive[i]])[:, None] + logprobs[rows]
-                best = np.argsort(-totals, axis=None, kind="stable")[:beam - len(finished[i])]
+                best = largest(totals, beam - len(finished[i]))
                 survivors, origins, words = [], [], []
                 for origin, word in zip(*np.unravel_index(best, totals.shape)):
                     parent = alive[i][origin]
