@@ -76,3 +76,13 @@ def test_threads_flag_sets_numpys_blas_threads(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "benchmarks", "--threads", "0"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--threads must be a number of 1 or more" in refused.stderr
+
+
+def test_table_with_items_adds_the_rates():
+    rows = [Row("decode", "greedy", 500.0, 250.0, items=1000, item="img"),
+            Row("decode", "no items", 10.0, 20.0)]
+    table = markdown_table("decode", rows).splitlines()
+    assert table[2].endswith("| ours (img/s) | theirs (img/s) |")
+    assert table[4] == "| greedy | 500.0 | PyTorch | 250.0 | 2.00 |  | 2000.0 | 4000.0 |"
+    assert table[5] == "| no items | 10.0 | PyTorch | 20.0 | 0.50 |  | | |"
+
