@@ -18,7 +18,8 @@ SUBJECTS = {"conv": "conv2d (batch 8)", "pooling": "max_pool2d", "linear": "line
             "flickr8k": "Captioner training step at Flickr8k scale", "cnn": "CNN forward",
             "memory": "Peak resident memory of the forward",
             "load": "Captioner training step under load",
-            "profile_vgg": "VGG-16 forward, layer by layer"}
+            "profile_vgg": "VGG-16 forward, layer by layer",
+            "decode": "Decoding at Flickr8k scale: greedy and beam search"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "cpu.json"
 
 

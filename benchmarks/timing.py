@@ -6,8 +6,10 @@ and reports the median wall-clock time of each (or, with ``--best``, the
 fastest) and the ratio ours / PyTorch (below 1: ours is faster). Where a row has a *floor* (benchmarks/floor.py:
 the same matrix products as ours, timed alone with NumPy's BLAS), it is
 timed in the same alternation, and ours / floor says how far ours is from
-the machine's limit. ``Settings.quick`` runs every script on tiny shapes
-with one repetition, so that the test suite can check they still run.
+the machine's limit. Where a row says how many items (images, say) one call
+handles, the table adds the rates, items per second of each side.
+``Settings.quick`` runs every script on tiny shapes with one repetition, so
+that the test suite can check they still run.
 """
 import os
 import statistics
@@ -30,7 +32,8 @@ class Settings:
 @dataclass
 class Row:
     """One line of a table: a case, ours and the reference's figure, their ratio, a
-    target; optionally the floor (our matrix products alone) and a target for ours / floor."""
+    target; optionally the floor (our matrix products alone) and a target for ours / floor,
+    and the items one call handles, for the rates."""
     subject: str
     case: str
     ours: float                  # median milliseconds (or ``unit``)
@@ -40,6 +43,8 @@ class Row:
     unit: str = "ms"
     floor: float = None          # median milliseconds of the same products alone
     floor_target: float = None   # the ceiling for ours / floor, where one is set
+    items: int = None            # what one call handles, for the rates (with unit "ms")
+    item: str = "items"          # what they are, for the rates' heading: "img" gives img/s
 
     @property
     def ratio(self):
@@ -49,8 +54,14 @@ class Row:
     def floor_ratio(self):
         return None if self.floor is None else self.ours / self.floor
 
+    def rates(self):
+        """(ours, theirs) in items per second; None without ``items``."""
+        return None if self.items is None else (1e3 * self.items / self.ours,
+                                                1e3 * self.items / self.theirs)
+
     def as_dict(self):
-        return {**asdict(self), "ratio": self.ratio, "floor_ratio": self.floor_ratio}
+        return {**asdict(self), "ratio": self.ratio, "floor_ratio": self.floor_ratio,
+                "rates": self.rates()}
 
 
 def medians(calls, settings):
@@ -71,13 +82,13 @@ def medians(calls, settings):
 
 
 def compare(subject, case, ours, theirs, settings, target=None, reference="PyTorch",
-            floor=None, floor_target=None):
+            floor=None, floor_target=None, items=None, item="items"):
     """A Row for ``case``: ``ours``, ``theirs`` and ``floor`` (or None) are calls
-    without arguments, timed in turn."""
+    without arguments, timed in turn; each handles ``items`` (or None) ``item``."""
     calls = [ours, theirs] + ([] if floor is None else [floor])
     seconds = [1e3 * s for s in medians(calls, settings)] + [None]
     return Row(subject, case, seconds[0], seconds[1], target, reference,
-               floor=seconds[2], floor_target=floor_target)
+               floor=seconds[2], floor_target=floor_target, items=items, item=item)
 
 
 def _target(ratio, ceiling):
@@ -89,14 +100,20 @@ def _target(ratio, ceiling):
 
 def markdown_table(title, rows):
     """The rows as a Markdown table under a heading; a missed target is marked.
-    Tables with a floor in any row get two more columns: the floor and ours / floor."""
+    Tables with a floor in any row get two more columns: the floor and ours / floor;
+    with items in any row, two more: the rates of ours and theirs, in the first such
+    row's items per second."""
     unit = rows[0].unit if rows else "ms"
     floors = any(row.floor is not None for row in rows)
+    counted = [row for row in rows if row.items is not None]
     header = f"| case | ours ({unit}) | against | theirs ({unit}) | ours / theirs | target |"
     rule = "| --- | ---: | --- | ---: | ---: | ---: |"
     if floors:
         header += f" floor ({unit}) | ours / floor | target |"
         rule += " ---: | ---: | ---: |"
+    if counted:
+        header += f" ours ({counted[0].item}/s) | theirs ({counted[0].item}/s) |"
+        rule += " ---: | ---: |"
     lines = [f"### {title}", "", header, rule]
     for row in rows:
         line = (f"| {row.case} | {row.ours:.1f} | {row.reference} | "
@@ -106,6 +123,8 @@ def markdown_table(title, rows):
         elif floors:
             line += (f" {row.floor:.1f} | {row.floor_ratio:.2f} | "
                      f"{_target(row.floor_ratio, row.floor_target)} |")
+        if counted:
+            line += " | |" if row.items is None else " {:.1f} | {:.1f} |".format(*row.rates())
         lines.append(line)
     return "\n".join(lines) + "\n"
 

@@ -1,11 +1,14 @@
 """The PyTorch side of the model benchmarks: the same architectures as ours,
 written in plain ``torch.nn`` with PyTorch's own initialisation (the timings
-do not depend on the weights' values).
+do not depend on the weights' values; decoding's do, and benchmarks/decode.py
+copies ours in).
 
     vgg16()                  caption/cnn/vgg16.py: configuration D, 224×224 input
     squeezenet()             caption/cnn/squeezenet.py: v1.1, Caffe's ceil-mode pooling
     Captioner(V, ...)        caption/models/captioner.py with caption/models/small_cnn.py as its
                              encoder, condition "every", an LSTM, masked cross-entropy
+    FeatureCaptioner(V, K)   the same on precomputed features, with ``greedy`` and
+                             ``beam_search`` decoding it as caption/models/decoding.py does
 """
 import torch
 from torch import nn
@@ -106,8 +109,19 @@ class FeatureCaptioner(nn.Module):
         self.lstm = nn.LSTM(2 * embed_size, hidden_size, batch_first=True)
         self.output = nn.Linear(hidden_size, vocab_size)
 
+    def encode(self, features):
+        """Features (N, K) -> v (N, E)."""
+        return torch.relu(self.image_projection(self.dropout(features)))
+
+    def step(self, v, ids, state):
+        """One word: v (B, E) and ids (B,) of the current words, state (h, c) each (1, B, H)
+        or None (zeros) -> (log-probabilities (B, V), new state)."""
+        x = torch.cat([self.embedding(ids), v], dim=1)[:, None]       # (B, 1, 2E)
+        h, state = self.lstm(x, state)
+        return torch.log_softmax(self.output(self.dropout(h[:, 0])), dim=1), state
+
     def loss(self, features, ids, mask, image_of_row, buckets):
-        v = torch.relu(self.image_projection(self.dropout(features)))  # (N, E)
+        v = self.encode(features)                                       # (N, E)
         lengths = mask.sum(dim=1)
         order = torch.sort(lengths, descending=True, stable=True).indices
         total = 0.0
@@ -120,3 +134,77 @@ class FeatureCaptioner(nn.Module):
                                               reduction="none")
             total = total + (nll * mask[rows, 1:T].flatten()).sum()
         return total / (lengths - 1).sum()
+
+
+@torch.no_grad()
+def greedy(model, features, start_id, end_id, max_len=20, never=()):
+    """The most likely word at every step, for a batch: features (N, K) -> words (N, max_len),
+    each row its sentence followed by <end> (the <end> it chose, then <end> as padding)."""
+    model.eval()
+    v = model.encode(features)
+    words = torch.full((len(v), max_len), end_id)
+    last, state = torch.full((len(v),), start_id), None
+    done = torch.zeros(len(v), dtype=torch.bool)
+    for t in range(max_len):
+        logprobs, state = model.step(v, last, state)
+        logprobs[:, list(never)] = -torch.inf
+        last = logprobs.argmax(dim=1)
+        words[:, t] = last.masked_fill(done, end_id)
+        done |= last == end_id
+        if done.all():
+            break
+    return words
+
+
+@torch.no_grad()
+def beam_search(model, features, start_id, end_id, beam=3, max_len=20, never=()):
+    """The ``beam`` best sentences of each of N images, by the rules of
+    caption/models/decoding.py: features (N, K) -> (words (N, beam, max_len), each
+    sentence followed by <end>; scores (N, beam), log-probability / length), best first.
+
+    The search runs on a grid, n images still searching × ``beam`` slots, one
+    ``model.step`` a step: the ``beam`` best extensions of each image's slots
+    (by total log-probability; an empty slot is at -inf) are ranked, and of
+    them an image takes as many as it has hypotheses left to find, beam minus
+    those finished. Those ending in <end> (or reaching ``max_len``) are
+    finished; the rest fill the slots of the next step. An image that has
+    found all ``beam`` leaves the grid.
+    """
+    model.eval()
+    K, V = beam, model.output.out_features
+    v = model.encode(features)
+    N = len(v)
+    found_words = torch.full((N, K, max_len), end_id)  # the finished hypotheses of each image
+    found_logprob, found_length = torch.zeros(N, K), torch.ones(N, K)
+    found = torch.zeros(N, dtype=torch.long)
+    images = torch.arange(N)                            # the images still searching, (n,)
+    total = torch.zeros(N, 1)                           # their slots' log-probabilities, (n, k)
+    prefix = torch.zeros(N, 1, 0, dtype=torch.long)     # and words so far, (n, k, t)
+    last, state = torch.full((N,), start_id), None
+    for t in range(max_len):
+        n, k = total.shape
+        logprobs, state = model.step(v[images].repeat_interleave(k, 0), last, state)
+        logprobs[:, list(never)] = -torch.inf
+        best, flat = (total[:, :, None] + logprobs.view(n, k, V)).view(n, k * V).topk(K, dim=1)
+        origin, word = flat // V, flat % V                                  # (n, K) each
+        taken = torch.arange(K) < (K - found[images])[:, None]
+        finished = taken & ((word == end_id) | (t == max_len - 1))
+        words = torch.cat([prefix.gather(1, origin[:, :, None].expand(-1, -1, t)),
+                           word[:, :, None]], dim=2)                        # (n, K, t + 1)
+        row, col = finished.nonzero(as_tuple=True)
+        image, slot = images[row], found[images[row]] + finished.cumsum(1)[row, col] - 1
+        found_words[image, slot, :t + 1] = words[row, col]
+        found_logprob[image, slot], found_length[image, slot] = best[row, col], t + 1
+        found[images] += finished.sum(1)
+        alive = taken & ~finished
+        searching = alive.any(dim=1)
+        if not searching.any():
+            break
+        parents = (torch.arange(n)[:, None] * k + origin)[searching].view(-1)
+        state = tuple(s[:, parents] for s in state)
+        images, last = images[searching], word[searching].view(-1)
+        total = best.masked_fill(~alive, -torch.inf)[searching]
+        prefix = words[searching]
+    scores = found_logprob / found_length
+    order = scores.argsort(dim=1, descending=True, stable=True)
+    return found_words.gather(1, order[:, :, None].expand(-1, -1, max_len)), scores.gather(1, order)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks import floor
 from benchmarks.__main__ import SUBJECTS
@@ -76,3 +77,37 @@ def test_threads_flag_sets_numpys_blas_threads(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "benchmarks", "--threads", "0"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--threads must be a number of 1 or more" in refused.stderr
+
+
+def test_table_with_items_adds_the_rates():
+    rows = [Row("decode", "greedy", 500.0, 250.0, items=1000, item="img"),
+            Row("decode", "no items", 10.0, 20.0)]
+    table = markdown_table("decode", rows).splitlines()
+    assert table[2].endswith("| ours (img/s) | theirs (img/s) |")
+    assert table[4] == "| greedy | 500.0 | PyTorch | 250.0 | 2.00 |  | 2000.0 | 4000.0 |"
+    assert table[5] == "| no items | 10.0 | PyTorch | 20.0 | 0.50 |  | | |"
+
+
+def test_the_pytorch_twin_decodes_our_sentences():
+    torch = pytest.importorskip("torch")
+    from benchmarks import decode, torch_models
+    from caption.models.captioner import Captioner
+    from caption.models.decoding import beam_search
+    from nnscratch import Tensor
+
+    model = Captioner(30, 12, embed_size=8, hidden_size=16, rng=np.random.default_rng(1)).eval()
+    decode.add_clock(model)
+    twin = decode.twin_of(model)
+    features = np.random.default_rng(2).standard_normal((7, 12), dtype=np.float32)
+    for beam in (1, 3):
+        ours = decode.decode_ours(model, features, beam, 3)
+        assert decode.decode_twin(twin, features, beam, 3) == ours
+        assert len({len(s) for s in ours}) > 1   # the clock lets sentences end at different words
+    for max_len in (decode.MAX_WORDS, 4):   # 4: some sentences are cut, unfinished
+        hyps = beam_search(model, Tensor(features), decode.START, decode.END, 3, max_len,
+                           decode.NEVER)
+        words, scores = torch_models.beam_search(twin, torch.from_numpy(features), decode.START,
+                                                 decode.END, 3, max_len, decode.NEVER)
+        for ours, theirs, their_scores in zip(hyps, words.tolist(), scores):
+            assert [h.ids for h in ours] == [decode.sentence(w) for w in theirs]
+            np.testing.assert_allclose([h.score for h in ours], their_scores, rtol=1e-5)
