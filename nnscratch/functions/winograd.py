@@ -115,14 +115,17 @@ def input_transform(parities, rows, t, V):
     """V (4, 4, C, n, m, TW) = Bᵀ d B of the tiles of tile rows ``rows`` (m of
     them), from ``parities`` (n, C, 2, TH + 1, 2, TW + 1) (``split_parities``).
 
-    Along the rows, the row k of every tile is parities[:, :, k % 2, k // 2 + rows]:
-    t[a] = Σ_k Bᵀ[a, k] row_k, into t (4, n, C, m, 2, TW + 1); along the columns,
-    the column l is t[..., l % 2, l // 2 + (0..TW-1)]: V[:, b] = Σ_l Bᵀ[b, l] column_l."""
-    TW = V.shape[5]
-    combine(B_T, [parities[:, :, k % 2, k // 2 + rows.start:k // 2 + rows.stop]
-                  for k in range(4)], t)
-    combine(B_T, [t[..., l % 2, l // 2:l // 2 + TW] for l in range(4)],
-            [V[:, b].transpose(0, 2, 1, 3, 4) for b in range(4)])
+    Along the columns first, the column l of every tile is
+    parities[..., l % 2, l // 2 + (0..TW-1)]: t[b] = Σ_l Bᵀ[b, l] column_l, into
+    t (4, n, C, 2, m + 1, TW); then along the rows, the row k is
+    t[:, :, :, k % 2, k // 2 + (0..m-1)]: V[a] = Σ_k Bᵀ[a, k] row_k. (This order
+    leaves the short rows of TW values to the smaller t; V's slices are whole
+    blocks of m·TW: VGG-16's conv4 and conv5, batch 8, 19 -> 16 and 7 -> 5 ms.)"""
+    m, TW = V.shape[4:]
+    rows = parities[:, :, :, rows.start:rows.stop + 1]
+    combine(B_T, [rows[..., l % 2, l // 2:l // 2 + TW] for l in range(4)], t)
+    combine(B_T, [t[:, :, :, k % 2, k // 2:k // 2 + m] for k in range(4)],
+            [V[a].transpose(0, 2, 1, 3, 4) for a in range(4)])
 
 
 def output_transform(M, s, y):
@@ -154,7 +157,7 @@ def correlate(x, W, b, pad):
     chunks = conv.row_chunks(x, TW, TH, CHUNK_TILES)
     n, m = (chunks[0][0].stop - chunks[0][0].start), (chunks[0][1].stop - chunks[0][1].start)
     parities = np.zeros((n, C, 2, TH + 1, 2, TW + 1), dtype=x.dtype)
-    t, V = (np.empty(size, dtype=x.dtype) for size in (8 * C * n * m * (TW + 1), 16 * C * n * m * TW))
+    t, V = (np.empty(size, dtype=x.dtype) for size in (8 * C * n * (m + 1) * TW, 16 * C * n * m * TW))
     M, s = (np.empty(size, dtype=y.dtype) for size in (16 * F * n * m * TW, 8 * F * n * m * TW))
     split_images = None
     for images, rows in chunks:
@@ -163,7 +166,7 @@ def correlate(x, W, b, pad):
             split_parities(x[images], pad, parities[:n])
             split_images = images
         V_chunk = first(V, (4, 4, C, n, m, TW))
-        input_transform(parities[:n], rows, first(t, (4, n, C, m, 2, TW + 1)), V_chunk)
+        input_transform(parities[:n], rows, first(t, (4, n, C, 2, m + 1, TW)), V_chunk)
         M_chunk = first(M, (16, F, n * m * TW))
         np.matmul(U, V_chunk.reshape(16, C, -1), out=M_chunk)
         M_chunk = M_chunk.reshape(4, 4, F, n, m, TW)
