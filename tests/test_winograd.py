@@ -112,7 +112,8 @@ def test_conv2d_takes_winograd_where_the_rule_says(monkeypatch, x_shape, W_shape
 
 
 def test_gradients_after_a_winograd_forward_match_torch():
-    """Backward is im2col's, from x and W: forward and gradients within float32 tolerance of torch."""
+    """Backward is im2col's, from x and W: the forward and the gradients are
+    within float32 tolerance of torch's."""
     x = rng.standard_normal((2, 64, 14, 15), dtype=np.float32)
     W = rng.standard_normal((64, 64, 3, 3), dtype=np.float32) / 24
     b = rng.standard_normal(64, dtype=np.float32)

@@ -155,10 +155,12 @@ def correlate(x, W, b, pad):
     U = kernel_transform(W)
     y = np.empty((N, F, TH, 2, TW, 2), dtype=W.dtype)  # y[n, f, i, a, j, q]: output 2i+a, 2j+q
     chunks = conv.row_chunks(x, TW, TH, CHUNK_TILES)
-    n, m = (chunks[0][0].stop - chunks[0][0].start), (chunks[0][1].stop - chunks[0][1].start)
+    n, m = (part.stop - part.start for part in chunks[0])  # the largest chunk: the buffers,
     parities = np.zeros((n, C, 2, TH + 1, 2, TW + 1), dtype=x.dtype)
-    t, V = (np.empty(size, dtype=x.dtype) for size in (8 * C * n * (m + 1) * TW, 16 * C * n * m * TW))
-    M, s = (np.empty(size, dtype=y.dtype) for size in (16 * F * n * m * TW, 8 * F * n * m * TW))
+    t = np.empty(8 * C * n * (m + 1) * TW, dtype=x.dtype)  # (4, n, C, 2, m + 1, TW)
+    V = np.empty(16 * C * n * m * TW, dtype=x.dtype)       # (4, 4, C, n, m, TW)
+    M = np.empty(16 * F * n * m * TW, dtype=y.dtype)       # (4, 4, F, n, m, TW)
+    s = np.empty(8 * F * n * m * TW, dtype=y.dtype)        # (2, 4, F, n, m, TW)
     split_images = None
     for images, rows in chunks:
         n, m = images.stop - images.start, rows.stop - rows.start
