@@ -81,11 +81,11 @@ def test_vgg_sized_layer_float32():
 
 
 RULE_CASES = [  # x shape, W shape, stride, pad, whether the rule chooses Winograd
-    ((1, 64, 14, 14), (64, 64, 3, 3), 1, 1, True),
-    ((1, 64, 16, 15), (64, 64, 3, 3), 1, 0, False),   # output 13 wide
-    ((1, 64, 16, 16), (64, 64, 3, 3), 1, 0, True),    # output 14 wide
-    ((1, 63, 14, 14), (64, 63, 3, 3), 1, 1, False),   # 63 channels in
-    ((1, 64, 14, 14), (63, 64, 3, 3), 1, 1, False),   # 63 filters
+    ((1, 32, 14, 14), (32, 32, 3, 3), 1, 1, True),
+    ((1, 32, 16, 15), (32, 32, 3, 3), 1, 0, False),   # output 13 wide
+    ((1, 32, 16, 16), (32, 32, 3, 3), 1, 0, True),    # output 14 wide
+    ((1, 31, 14, 14), (64, 31, 3, 3), 1, 1, False),   # 31 channels in
+    ((1, 64, 14, 14), (31, 64, 3, 3), 1, 1, False),   # 31 filters
     ((1, 3, 32, 32), (64, 3, 3, 3), 1, 1, False),     # VGG-16's conv1_1
     ((1, 64, 29, 29), (64, 64, 3, 3), 2, 1, False),   # stride 2
     ((1, 64, 14, 14), (64, 64, 5, 5), 1, 2, False),   # 5×5

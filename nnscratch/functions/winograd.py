@@ -47,14 +47,15 @@ B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
 G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
 A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 
-# Where im2col is faster (measured on one thread, batch 8 and 16): the
-# transforms cost about C + F an output, where the products save about 5·C·F
-# (36 multiplications become 16), and more on narrow images, where their rows
-# are short. So Winograd needs at least MIN_CHANNELS channels in and out (VGG-16's
-# conv1_1, C = 3, is 2.9× slower; 32 -> 64 channels broke even) and outputs at
-# least MIN_WIDTH wide (SqueezeNet's 64 -> 256 at 13×13: 1.1× slower; VGG-16's
-# 512 -> 512 at 14×14: 0.7×).
-MIN_CHANNELS, MIN_WIDTH = 64, 14
+# Where im2col is faster (measured on one thread, batch 8 and 16, CPU time):
+# the transforms cost about C + F an output where the products save about
+# 5·C·F (36 multiplications become 16), and more on narrow images, whose rows
+# are short. So Winograd needs at least MIN_CHANNELS channels in and out
+# (VGG-16's conv1_1, C = 3, was 2.9× slower, SqueezeNet's 16 -> 64 at 55×55
+# 1.3×; 32 -> 64 at 112×112 0.92×, 32 -> 32 at 56×56 0.97×) and outputs at least
+# MIN_WIDTH wide (64 -> 64 at 13×13 was 1.09×, 128 -> 128 at 7×7 1.12×;
+# 64 -> 64 at 14×14 0.91×, VGG-16's 512 -> 512 at 14×14 0.7×).
+MIN_CHANNELS, MIN_WIDTH = 32, 14
 
 # Tiles in a chunk (``conv.row_chunks``), the columns of its 16 products: fewer
 # made the deep layers' products slower (U, 16·F·C, read again for every chunk;
