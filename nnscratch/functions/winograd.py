@@ -1,7 +1,8 @@
 """The 3×3, stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3)
-(Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016):
-the convolution of thesis §3.4 (Fig. 3.3) with 2.25× fewer multiplications
-than the sum of ``conv.py``, on the CPU.
+(Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016,
+arXiv:1509.09308, its F(2×2, 3×3)): the convolution of thesis §3.4 (Fig. 3.3) with 2.25×
+fewer multiplications than the sum of ``conv.py``, forward only, on the CPU
+(Conv2d's backward needs only x and W, and stays im2col's).
 
 Shapes: N batch, C input channels, F filters, H×W input, (ph, pw) zero
 padding, OH×OW = (H + 2ph - 2)×(W + 2pw - 2) output, cut into TH×TW tiles of
@@ -32,8 +33,8 @@ Bᵀ d B and Aᵀ M A hold only 0 and ±1 (``combine``): additions and subtracti
 of whole arrays, once along the tiles' rows and once along their columns.
 They read the padded input split by the parity of its rows and columns,
 x̃[n, c, 2i + r, 2j + s] at [n, c, r, i, s, j] (``split_parities``), so that
-the rows (and columns) k = 0..3 of every tile form one slice with unit
-stride: parity k mod 2, tiles from ⌊k/2⌋. The tiles go through in chunks of a
+the column (and row) k = 0..3 of every tile is one slice with unit stride:
+parity k mod 2, tiles from ⌊k/2⌋. The tiles go through in chunks of a
 few images, or of a few tile rows of one image (``conv.row_chunks``), and
 every chunk reuses the same buffers, so that its working set stays in cache.
 """
@@ -41,7 +42,7 @@ from itertools import product
 
 import numpy as np
 
-from . import conv  # its chunking; conv.Conv2d calls ``correlate`` below
+from . import conv  # row_chunks, at call time (conv.Conv2d imports this module)
 
 B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
 G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
@@ -104,7 +105,7 @@ def split_parities(x, pad, out):
 
     The rows of x from the first of parity r (x̃ row = x row + ph) land at
     i = ⌊(that row + ph) / 2⌋; likewise the columns."""
-    (ph, pw), (H, W) = pad, x.shape[2:]
+    ph, pw = pad
     for r, s in product((0, 1), repeat=2):
         row, column = (r - ph) % 2, (s - pw) % 2
         part = x[:, :, row::2, column::2]
@@ -123,8 +124,8 @@ def input_transform(parities, rows, t, V):
     leaves the short rows of TW values to the smaller t; V's slices are whole
     blocks of m·TW: VGG-16's conv4 and conv5, batch 8, 19 -> 16 and 7 -> 5 ms.)"""
     m, TW = V.shape[4:]
-    rows = parities[:, :, :, rows.start:rows.stop + 1]
-    combine(B_T, [rows[..., l % 2, l // 2:l // 2 + TW] for l in range(4)], t)
+    block = parities[:, :, :, rows.start:rows.stop + 1]  # the m + 1 parity rows they read
+    combine(B_T, [block[..., l % 2, l // 2:l // 2 + TW] for l in range(4)], t)
     combine(B_T, [t[:, :, :, k % 2, k // 2:k // 2 + m] for k in range(4)],
             [V[a].transpose(0, 2, 1, 3, 4) for a in range(4)])
 
@@ -132,7 +133,7 @@ def input_transform(parities, rows, t, V):
 def output_transform(M, s, y):
     """M (4, 4, F, n, m, TW) -> y (n, F, m, 2, TW, 2) = Aᵀ M A of every tile:
     s[a] = Σ_k Aᵀ[a, k] M[k] along the rows, into s (2, 4, F, n, m, TW), then
-    y[..., a, :, q] = Σ_l Aᵀ[q, l] s[a, l] along the columns (through M[0, 0],
+    y[..., a, :, q] = Σ_l Aᵀ[q, l] s[a, l] along the columns (with M[0, :2],
     free by then, as the scratch)."""
     combine(A_T, M, s)
     combine(A_T, [s[:, l] for l in range(4)],
