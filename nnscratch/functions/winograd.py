@@ -1,7 +1,7 @@
 """The 3×3, stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3)
 (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016,
-arXiv:1509.09308, its F(2×2, 3×3)): the convolution of thesis §3.4 (Fig. 3.3) with 2.25×
-fewer multiplications than the sum of ``conv.py``, forward only, on the CPU
+arXiv:1509.09308): the convolution of thesis §3.4 (Fig. 3.3) with 2.25× fewer
+multiplications than the sum of ``conv.py``, forward only, on the CPU
 (Conv2d's backward needs only x and W, and stays im2col's).
 
 Shapes: N batch, C input channels, F filters, H×W input, (ph, pw) zero
