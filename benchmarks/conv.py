@@ -76,7 +76,8 @@ def run(settings):
         x, W, b = arrays(batch, C, filters, size, kernel)
         out = ((size + 2 * pad - kernel) // stride + 1,) * 2
         products = [floor.Products(floor.conv2d(batch, C, filters, out, (kernel, kernel),
-                                                backward=backward)) for backward in (False, True)]
+                                                backward=backward, stride=stride))
+                    for backward in (False, True)]
         rows.append(compare("conv2d", f"forward {label}", *forward_pair(x, W, b, stride, pad),
                             settings, FORWARD_TARGET if vgg else None, floor=products[0]))
         rows.append(compare("conv2d", f"forward+backward {label}",

@@ -14,7 +14,8 @@ each benchmarked op, as its code computes them (nnscratch/functions/).
 """
 import numpy as np
 
-from nnscratch.functions.conv import column_chunks
+from nnscratch.functions import winograd
+from nnscratch.functions.conv import column_chunks, row_chunks
 
 
 class Products:
@@ -47,10 +48,11 @@ def linear(N, D, M, backward=False, input_gradient=True):
     return shapes
 
 
-def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True):
+def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True, stride=1):
     """For each chunk of the columns (nnscratch.functions.conv.column_chunks: a few
     images, or a block of rows of one), y = W_mat (F, C·KH·KW) @ cols (C·KH·KW, L),
-    L the chunk's output pixels; backward: ∂L/∂W += G colsᵀ and, if asked,
+    L the chunk's output pixels, or Winograd's products where Conv2d.forward takes
+    it (``winograd_products``); backward: ∂L/∂W += G colsᵀ and, if asked,
     ∂L/∂x's product, as many multiplications either way (W_matᵀ G for col2im, or
     the turned kernel's (C, F·KH·KW) @ (F·KH·KW, L))."""
     P, KK = out_size[0] * out_size[1], kernel[0] * kernel[1]
@@ -60,11 +62,27 @@ def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True):
         images = np.empty((N, C, 0, 0), np.float32)
         pixels = [(i.stop - i.start) * (r.stop - r.start) * out_size[1]
                   for i, r in column_chunks(images, kernel, out_size)]
-    shapes = [(F, C * KK, L) for L in pixels]
+    # winograd.suits reads only shapes and types: an input as wide as the output, padded by 1
+    shaped = np.empty((N, C, 0, out_size[1]), np.float32), np.empty((F, C) + kernel, np.float32)
+    if winograd.suits(*shaped, (stride, stride), (1, 1)):
+        shapes = winograd_products(N, C, F, out_size)
+    else:
+        shapes = [(F, C * KK, L) for L in pixels]
     if backward:
         shapes += [(F, L, C * KK) for L in pixels]
         shapes += [(C, F * KK, L) for L in pixels] * input_gradient
     return shapes
+
+
+def winograd_products(N, C, F, out_size):
+    """For each chunk of tiles (nnscratch.functions.winograd: conv.row_chunks, a few
+    images or a block of tile rows of one), M[a, b] = U[a, b] (F, C) @ V[a, b] (C, T)
+    at the 16 positions (a, b), T the chunk's tiles of 2×2 outputs."""
+    TH, TW = (-(-size // 2) for size in out_size)
+    images = np.empty((N, C, 0, 0), np.float32)  # row_chunks reads only its batch size
+    tiles = [(i.stop - i.start) * (r.stop - r.start) * TW
+             for i, r in row_chunks(images, TW, TH, winograd.CHUNK_TILES)]
+    return [(F, C, T) for T in tiles for _ in range(16)]
 
 
 def lstm(N, T, D, H, backward=False, input_gradient=True):

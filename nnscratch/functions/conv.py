@@ -23,6 +23,7 @@ import operator
 from .. import kernels
 from ..backend import get_array_module
 from ..core import Function
+from . import winograd
 
 
 def pair(value, name, op):
@@ -121,23 +122,30 @@ def even_slices(total, count):
     return [slice(start, min(start + step, total)) for start in range(0, total, step)]
 
 
-def batch_chunks(x, bytes_per_image):
-    """Slices of x's batch of about CHUNK_BYTES each (at least one image);
-    a single slice on the GPU, where one large product is fastest."""
+def batch_chunks(x, image_size, chunk_size):
+    """Slices of x's batch of about ``chunk_size`` each (at least one image), an
+    image of ``image_size`` (bytes, say); a single slice on the GPU, where one
+    large product is fastest."""
     N = x.shape[0]
-    return even_slices(N, 1 if kernels.on_gpu(x) else -(-N * bytes_per_image // CHUNK_BYTES))
+    return even_slices(N, 1 if kernels.on_gpu(x) else -(-N * image_size // chunk_size))
 
 
 def column_chunks(x, kernel, out_size):
-    """The chunks of x's columns, (images, output rows) slices: whole images when
-    an image's columns (C·KH·KW rows, OH·OW columns) fit CHUNK_BYTES, else one
-    image at a time in blocks of rows."""
-    N, C, (KH, KW), (OH, OW) = x.shape[0], x.shape[1], kernel, out_size
-    row_bytes = C * KH * KW * OW * x.itemsize
-    if kernels.on_gpu(x) or row_bytes * OH <= CHUNK_BYTES:
-        return [(images, slice(0, OH)) for images in batch_chunks(x, row_bytes * OH)]
-    blocks = even_slices(OH, -(-row_bytes * OH // CHUNK_BYTES))
-    return [(slice(n, n + 1), rows) for n in range(N) for rows in blocks]
+    """The chunks of x's columns (C·KH·KW rows, OH·OW columns an image), ``row_chunks``."""
+    C, (KH, KW), (OH, OW) = x.shape[1], kernel, out_size
+    return row_chunks(x, C * KH * KW * OW * x.itemsize, OH, CHUNK_BYTES)
+
+
+def row_chunks(x, row_size, rows, chunk_size):
+    """(images, rows) slices of the work on x's images, ``rows`` rows an image of
+    ``row_size`` each, about ``chunk_size`` a chunk (in any one unit: bytes, tiles):
+    whole images when an image fits, else one image at a time in blocks of rows."""
+    N = x.shape[0]
+    if kernels.on_gpu(x) or row_size * rows <= chunk_size:
+        return [(images, slice(0, rows))
+                for images in batch_chunks(x, row_size * rows, chunk_size)]
+    blocks = even_slices(rows, -(-row_size * rows // chunk_size))
+    return [(slice(n, n + 1), block) for n in range(N) for block in blocks]
 
 
 def chunk_columns(x, kernel, stride, pad, out_size):
@@ -223,7 +231,10 @@ class Conv2d(Function):
     stride 1 (and F ≤ C), the convolution of G with ``turned_kernel(W)``,
     whose columns then give ∂L/∂W as well (``_turned_gradients``).
     A 1×1 kernel with stride 1 and no padding needs no im2col: the input,
-    seen as (N, C, H·W), already holds every image's column matrix.
+    seen as (N, C, H·W), already holds every image's column matrix. A 3×3
+    kernel with stride 1, on the CPU, with enough channels (``winograd.suits``),
+    goes forward by Winograd's F(2×2, 3×3) instead (``winograd.correlate``);
+    its backward is the same as im2col's, from x and W.
 
     The batch goes through im2col and the product in chunks of a few images
     (``batch_chunks``), so the full column matrix, KH·KW times the input,
@@ -244,6 +255,8 @@ class Conv2d(Function):
         self.kernel = W.shape[2:]
         self.pointwise = self.kernel == (1, 1) and self.pad == (0, 0) and self.stride == (1, 1)
         self.x, self.W = x, W
+        if winograd.suits(x, W, self.stride, self.pad):
+            return winograd.correlate(x, W, b, self.pad)
         if not self.pointwise:
             return correlate(W, b, self._columns(), x.shape[0], self.out_size)
         N, C, H, W_ = x.shape
@@ -326,7 +339,7 @@ class Conv2d(Function):
         ph, pw = self.pad
         W_mat = self.W.reshape(F, -1)
         gx = xp.empty(self.x.shape, dtype=gy.dtype)
-        for images in batch_chunks(gy, W_mat.shape[1] * P * gy.itemsize):
+        for images in batch_chunks(gy, W_mat.shape[1] * P * gy.itemsize, CHUNK_BYTES):
             n = images.stop - images.start
             G = gy[images].reshape(n, F, P).transpose(1, 0, 2).reshape(F, n * P)
             padded_shape = (n, C, H + 2 * ph, W + 2 * pw)
