@@ -15,7 +15,8 @@ each benchmarked op, as its code computes them (nnscratch/functions/).
 import numpy as np
 
 from nnscratch.functions import winograd
-from nnscratch.functions.conv import column_chunks, row_chunks
+from nnscratch.functions.chunks import row_chunks
+from nnscratch.functions.conv import column_chunks
 
 
 class Products:
@@ -75,7 +76,7 @@ def conv2d(N, C, F, out_size, kernel, backward=False, input_gradient=True, strid
 
 
 def winograd_products(N, C, F, out_size):
-    """For each chunk of tiles (nnscratch.functions.winograd: conv.row_chunks, a few
+    """For each chunk of tiles (nnscratch.functions.winograd: chunks.row_chunks, a few
     images or a block of tile rows of one), M[a, b] = U[a, b] (F, C) @ V[a, b] (C, T)
     at the 16 positions (a, b), T the chunk's tiles of 2×2 outputs."""
     TH, TW = (-(-size // 2) for size in out_size)

@@ -73,7 +73,13 @@ def test_train_refuses_a_thread_count_below_one(capsys):
     assert "'0' is not a whole number of threads (1 or more)" in capsys.readouterr().err
 
 
-def test_train_says_the_threads_it_uses(tmp_path, capsys):
-    assert train.main(["--out", str(tmp_path / "run"), "--threads", "1", "--max-steps", "1",
-                       "--quiet"]) == 0
-    assert "CPU threads: 1 (asked with --threads)" in capsys.readouterr().err
+def test_train_says_so_when_busy_cores_leave_it_fewer_threads(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(threads, "idle_cores", lambda: 1.0)
+    with use_threads(2):
+        assert train.main(["--out", str(tmp_path / "busy"), "--max-steps", "1", "--quiet"]) == 0
+        said = capsys.readouterr().err
+        assert "CPU threads: 1 (other processes keep " in said
+        assert "of the cores busy; --threads 2 to use 2 anyway)" in said
+        assert train.main(["--out", str(tmp_path / "asked"), "--threads", "1", "--max-steps",
+                           "1", "--quiet"]) == 0
+        assert "CPU threads" not in capsys.readouterr().err

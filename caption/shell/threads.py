@@ -5,7 +5,7 @@ import argparse
 import contextlib
 import sys
 
-from nnscratch.threads import choose_threads, use_threads
+from nnscratch.threads import blas_threads, choose_threads, use_threads
 
 
 def positive_int(text):
@@ -28,11 +28,13 @@ def add_threads_flag(parser):
 @contextlib.contextmanager
 def cpu_threads(requested, device="cpu"):
     """Within the block the CPU's products use ``requested`` threads, or the idle cores
-    when it is None (the number and why are said on stderr); nothing changes on a GPU."""
+    when it is None (said on stderr when that is fewer than the BLAS would use: the
+    machine is busy); nothing changes on a GPU."""
     if device != "cpu":
         yield None
         return
     threads, why = choose_threads(requested)
-    print(f"CPU threads: {threads} ({why})", file=sys.stderr, flush=True)
+    if requested is None and threads < blas_threads():
+        print(f"CPU threads: {threads} ({why})", file=sys.stderr, flush=True)
     with use_threads(threads):
         yield threads

@@ -24,6 +24,7 @@ from .. import kernels
 from ..backend import get_array_module
 from ..core import Function
 from . import winograd
+from .chunks import batch_chunks, row_chunks
 
 
 def pair(value, name, op):
@@ -116,36 +117,10 @@ def turned_kernel(W):
 CHUNK_BYTES = 4 * 2 ** 20
 
 
-def even_slices(total, count):
-    """``total`` items cut into ``count`` (at most ``total``) slices of equal size, the last shorter."""
-    step = -(-total // max(1, min(count, total)))
-    return [slice(start, min(start + step, total)) for start in range(0, total, step)]
-
-
-def batch_chunks(x, image_size, chunk_size):
-    """Slices of x's batch of about ``chunk_size`` each (at least one image), an
-    image of ``image_size`` (bytes, say); a single slice on the GPU, where one
-    large product is fastest."""
-    N = x.shape[0]
-    return even_slices(N, 1 if kernels.on_gpu(x) else -(-N * image_size // chunk_size))
-
-
 def column_chunks(x, kernel, out_size):
     """The chunks of x's columns (C·KH·KW rows, OH·OW columns an image), ``row_chunks``."""
     C, (KH, KW), (OH, OW) = x.shape[1], kernel, out_size
     return row_chunks(x, C * KH * KW * OW * x.itemsize, OH, CHUNK_BYTES)
-
-
-def row_chunks(x, row_size, rows, chunk_size):
-    """(images, rows) slices of the work on x's images, ``rows`` rows an image of
-    ``row_size`` each, about ``chunk_size`` a chunk (in any one unit: bytes, tiles):
-    whole images when an image fits, else one image at a time in blocks of rows."""
-    N = x.shape[0]
-    if kernels.on_gpu(x) or row_size * rows <= chunk_size:
-        return [(images, slice(0, rows))
-                for images in batch_chunks(x, row_size * rows, chunk_size)]
-    blocks = even_slices(rows, -(-row_size * rows // chunk_size))
-    return [(slice(n, n + 1), block) for n in range(N) for block in blocks]
 
 
 def chunk_columns(x, kernel, stride, pad, out_size):

@@ -35,14 +35,14 @@ They read the padded input split by the parity of its rows and columns,
 x̃[n, c, 2i + r, 2j + s] at [n, c, r, i, s, j] (``split_parities``), so that
 the column (and row) k = 0..3 of every tile is one slice with unit stride:
 parity k mod 2, tiles from ⌊k/2⌋. The tiles go through in chunks of a
-few images, or of a few tile rows of one image (``conv.row_chunks``), and
+few images, or of a few tile rows of one image (``chunks.row_chunks``), and
 every chunk reuses the same buffers, so that its working set stays in cache.
 """
 from itertools import product
 
 import numpy as np
 
-from . import conv  # row_chunks, at call time (conv.Conv2d imports this module)
+from .chunks import row_chunks
 
 B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
 G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
@@ -58,7 +58,7 @@ A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 # 64 -> 64 at 14×14 0.91×, VGG-16's 512 -> 512 at 14×14 0.7×).
 MIN_CHANNELS, MIN_WIDTH = 32, 14
 
-# Tiles in a chunk (``conv.row_chunks``), the columns of its 16 products: fewer
+# Tiles in a chunk (``chunks.row_chunks``), the columns of its 16 products: fewer
 # made the deep layers' products slower (U, 16·F·C, read again for every chunk;
 # VGG-16's conv4: a fifth), more took V and M out of the cache (its conv1_2,
 # where 512 tiles of V and M are 4 MiB).
@@ -156,7 +156,7 @@ def correlate(x, W, b, pad):
     TH, TW = -(-OH // 2), -(-OW // 2)
     U = kernel_transform(W)
     y = np.empty((N, F, TH, 2, TW, 2), dtype=W.dtype)  # y[n, f, i, a, j, q]: output 2i+a, 2j+q
-    chunks = conv.row_chunks(x, TW, TH, CHUNK_TILES)
+    chunks = row_chunks(x, TW, TH, CHUNK_TILES)
     n, m = (part.stop - part.start for part in chunks[0])  # the largest chunk: the buffers,
     parities = np.zeros((n, C, 2, TH + 1, 2, TW + 1), dtype=x.dtype)
     t = np.empty(8 * C * n * (m + 1) * TW, dtype=x.dtype)  # (4, n, C, 2, m + 1, TW)
