@@ -99,10 +99,30 @@ def test_the_captioner_with_attention_on_the_gpu_matches_the_cpu():
         assert np.allclose(gpu, cpu, rtol=1e-4, atol=1e-6)
 
 
-def test_attention_is_led_by_the_word_at_first():
-    net = attentive("lstm", embed_size=4, hidden_size=6)
-    W = net.attention.query.W.data                       # rows: 4 for the word, 6 for the state
-    assert W.shape == (10, 3) and np.all(W[4:] == 0) and np.all(W[:4] != 0)
+@pytest.mark.parametrize("query, rows", [("words", 8), ("word_state", 10)])
+def test_attention_is_led_by_the_word_just_read_at_first(query, rows):
+    net = attentive("lstm", embed_size=4, hidden_size=6, attention_query=query)
+    W = net.attention.query.W.data      # rows: 4 for the word, then 4 for the one before or 6 for h
+    assert W.shape == (rows, 3) and np.all(W[4:] == 0) and np.all(W[:4] != 0)
+    assert net.attention.centred == (query == "words")
+
+
+def test_the_query_reads_the_word_before_as_decoding_does():
+    """Teacher forcing's α after each word equals the α of decoding those words one at a time."""
+    net = attentive("lstm", embed_size=4, hidden_size=6).eval()
+    images = Tensor(np.random.default_rng(5).standard_normal((3, 3, 8, 8)).astype(np.float32))
+    ids = np.array([[START, 3, 4, 5], [START, 5, 3, 3], [START, 4, 4, 6]])
+    with no_grad():
+        code = net.encode(images)
+        forced = net.attention_weights(code, ids).data
+        state = net.start(code)
+        for t in range(ids.shape[1]):
+            before = state[-1]
+            _, state = net.step(code, ids[:, t], state)
+            h = Tensor(state[0].data[:, None])
+            now = net.embedding(ids[:, t:t + 1])
+            stepped = net.attend(h, now, code, Tensor(before.data[:, None]))[1].data[:, 0]
+            np.testing.assert_allclose(stepped, forced[:, t], rtol=1e-5, atol=1e-7)
 
 
 def test_attention_needs_an_encoder_that_gives_regions():

@@ -18,22 +18,28 @@ How the image enters (``condition``):
 (measured on the shapes set, "every" learns at once where "init" does not).
 
 With ``attention`` (a jointly trained CNN only), the next word is read out
-of the hidden state *and* of the image region that the word just read and
-the state point at (an extension beyond the thesis, see
-nnscratch/layers/attention.py): [x_t ; h_t], the embedding of word t and the
-state after it, is the query over the CNN's last feature map, regions
-R (N, L, C),
+of the hidden state *and* of the image region that the last words point at
+(an extension beyond the thesis, see nnscratch/layers/attention.py). With
+``attention_query`` "words" (the default), the query is [x_t ; x_{t-1}],
+the embeddings of the word just read and of the one before it (x_0's
+"before" is zeros): in "a small white circle", "white" after "small", so
+that of two white objects the small one is found. Over the CNN's last
+feature map, regions R (N, L, C), with r̄ their mean,
 
-    c_t = Σ_l α_tl r_l,   α_t = softmax_l(([x_t ; h_t] W_q) · (r_l W_k)),
+    c_t = Σ_l α_tl r_l − r̄,   α_t = softmax_l(([x_t ; x_{t-1}] W_q) · (r_l W_k)),
     p(w_{t+1} | w_1..w_t, I) = softmax(W_o [h_t ; c_t] + b_o),
 
 so that the shape named after a colour is read where that colour is. The
-rows of W_q that read h_t start at zero, so that at first the word alone
-leads: measured on the shapes set, a query of h_t, or of [x_t ; h_t] with
-all of W_q random, left the attention nearly uniform for the first epochs,
-while the word alone makes it sharp by epoch 2; the state's rows grow
-from there, to tell what the word cannot, such as which of two white
-objects is meant (README).
+rows of W_q that read x_{t-1} start at zero: the word just read leads. The
+context is taken relative to the mean region, so that a look spread over
+the whole picture says nothing: the whole picture is v's to tell, and the
+read-out cannot come to lean on a uniform α, which made the attention of
+some colours stay uniform in some runs (docs/experiments.md).
+
+``attention_query`` "word_state" is the design of the runs saved before it
+(issue 16): the query [x_t ; h_t], the word and the state after it, with the
+rows of W_q that read h_t at zero, and c_t = Σ_l α_tl r_l. Its attention
+formed for some colours and not others, varying from run to run.
 
 ``step`` advances the recurrence by one word with the layer's own
 ``rnn_step``/``lstm_step``: teacher forcing and decoding share the math.
@@ -48,6 +54,15 @@ from nnscratch.backend import get_array_module, to_cpu
 from nnscratch.layers import LSTM, RNN, Attention, Dropout, Embedding, Linear, Module
 
 CONDITIONS = ("init", "first", "every")
+ATTENTION_QUERIES = ("words", "word_state")
+
+
+def shifted(words):
+    """words (N, T, E) -> the words before them (N, T, E): zeros, then words[:, :-1]."""
+    xp = get_array_module(words.data)
+    N, T, E = words.shape
+    zeros = Tensor(xp.zeros((N, 1, E), dtype=words.dtype))
+    return F.concat([zeros, words[:, :T - 1]], axis=1) if T > 1 else zeros
 
 
 @dataclass
@@ -68,12 +83,15 @@ class Captioner(Module):
 
     def __init__(self, vocab_size, feature_size, embed_size=64, hidden_size=256,
                  cell="lstm", condition="every", dropout=0.0, encoder=None, attention=0,
-                 rng=None):
+                 attention_query="words", rng=None):
         super().__init__()
         if cell not in ("rnn", "lstm"):
             raise ValueError(f"captioner: cell must be 'rnn' or 'lstm', got {cell!r}")
         if condition not in CONDITIONS:
             raise ValueError(f"captioner: condition must be one of {CONDITIONS}, got {condition!r}")
+        if attention_query not in ATTENTION_QUERIES:
+            raise ValueError(f"captioner: attention_query must be one of {ATTENTION_QUERIES}, "
+                             f"got {attention_query!r}")
         if attention and not hasattr(encoder, "regions"):
             raise ValueError("captioner: attention needs a jointly trained CNN encoder that "
                              "gives regions (--cnn small); precomputed features are one vector")
@@ -90,9 +108,11 @@ class Captioner(Module):
         self.dropout = Dropout(dropout, rng=rng)
         read_out = hidden_size
         if attention:
-            self.attention = Attention(embed_size + hidden_size, encoder.region_size, attention,
-                                       rng=rng)
-            self.attention.query.W.data[embed_size:] = 0   # the word leads at first
+            words = attention_query == "words"
+            self.attention = Attention(embed_size + (embed_size if words else hidden_size),
+                                       encoder.region_size, attention, centred=words, rng=rng)
+            self.attention.query.W.data[embed_size:] = 0   # the word just read leads at first
+            self.attention_query = attention_query
             read_out += encoder.region_size
         self.output = Linear(read_out, vocab_size, rng=rng)
         self.hidden_size = hidden_size
@@ -106,19 +126,26 @@ class Captioner(Module):
             features = self.encoder(images) if hasattr(self, "encoder") else images
         return ImageCode(F.relu(self.image_projection(self.dropout(features))), regions)
 
-    def read_out(self, h, words, code):
+    def read_out(self, h, words, code, before=None):
         """Hidden states h (N, T, H) -> next-word logits (N, T, V), from h alone or,
-        with attention, from h and the regions that [words ; h] point at, words
-        (N, T, E) being the embeddings of the words just read (module docstring)."""
+        with attention, from h and the regions that the query points at (``attend``),
+        words (N, T, E) being the embeddings of the words just read."""
         h = self.dropout(h)
         if hasattr(self, "attention"):
-            context, _ = self.attend(h, words, code)                        # (N, T, C)
+            context, _ = self.attend(h, words, code, before)               # (N, T, C)
             h = F.concat([h, context], axis=2)
         return self.output(h)
 
-    def attend(self, h, words, code):
-        """(context (N, T, C), α (N, T, L)): the regions that the query [words ; h] points at."""
-        return self.attention(F.concat([words, h], axis=2), code.regions)
+    def attend(self, h, words, code, before=None):
+        """(context (N, T, C), α (N, T, L)): the regions that the query points at,
+        [words ; before] or [words ; h] (``attention_query``). ``before`` (N, T, E):
+        the embeddings of the words read before ``words``; None: ``words`` is a whole
+        sentence from its first word, whose "before" is zeros and the rest shifted."""
+        if self.attention_query == "word_state":
+            return self.attention(F.concat([words, h], axis=2), code.regions)
+        if before is None:
+            before = shifted(words)
+        return self.attention(F.concat([words, before], axis=2), code.regions)
 
     def attention_weights(self, code, ids):
         """Teacher forcing: ids (N, T) -> α (N, T, L), row t the weights over the L regions
@@ -137,25 +164,34 @@ class Captioner(Module):
         return (h0, zeros) if self.cell_type == "lstm" else (h0,)
 
     def _advance(self, x, state):
-        """One recurrent step on inputs x (N, step input) from ``state``."""
+        """One recurrent step on inputs x (N, step input) from the recurrent ``state``."""
         if self.cell_type == "lstm":
             return self.recurrent.step(x, *state)
         return (self.recurrent.step(x, *state),)
 
     def start(self, code):
-        """The recurrent state in which the first word (<start>) is read."""
+        """The decoding state in which the first word (<start>) is read: the recurrent
+        state, and after it, with attention, the embedding of the word read before
+        (zeros at first)."""
         v = code.vector
         state = self._initial_state(v)
-        return self._advance(v, state) if self.condition == "first" else state
+        state = self._advance(v, state) if self.condition == "first" else state
+        if hasattr(self, "attention"):
+            xp = get_array_module(v.data)
+            state += (Tensor(xp.zeros((v.shape[0], self.embedding.W.shape[1]), dtype=v.dtype)),)
+        return state
 
     def step(self, code, ids, state):
         """One word: ids (N,) of the current words -> (log-probabilities (N, V), new state)."""
         words = self.embedding(ids)
         x = F.concat([words, code.vector], axis=1) if self.condition == "every" else words
-        state = self._advance(x, state)
+        recurrent = self._advance(x, state[:2 if self.cell_type == "lstm" else 1])
         n = words.shape[0]
-        logits = self.read_out(F.reshape(state[0], (n, 1, -1)), F.reshape(words, (n, 1, -1)), code)
-        return F.log_softmax(F.reshape(logits, (n, -1))), state
+        h, now = F.reshape(recurrent[0], (n, 1, -1)), F.reshape(words, (n, 1, -1))
+        if not hasattr(self, "attention"):
+            return F.log_softmax(F.reshape(self.read_out(h, now, code), (n, -1))), recurrent
+        logits = self.read_out(h, now, code, F.reshape(state[-1], (n, 1, -1)))
+        return F.log_softmax(F.reshape(logits, (n, -1))), recurrent + (words,)
 
     def forward(self, images, ids):
         """Teacher forcing: ids (N, T) -> logits (N, T, V) for the words that follow."""

@@ -49,7 +49,8 @@ COMMON = {
 DEFAULTS = {
     "caption": {**COMMON, "epochs": 12, "lr_decay": 0.9,
                 "cnn": "small", "cnn_channels": [16, 32, 64], "cnn_features": 256,
-                "cnn_global_max": True, "attention": 64, "cell": "lstm", "condition": "every",
+                "cnn_global_max": True, "attention": 64, "attention_query": "words",
+                "cell": "lstm", "condition": "every",
                 "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30, "beam": 3,
                 "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
@@ -71,7 +72,7 @@ REAL_DATA = {
 }
 
 # What a run saved before a setting existed used (its config.json lacks the key).
-SAVED_BEFORE = {"attention": 0, "lr_schedule": "step"}
+SAVED_BEFORE = {"attention": 0, "attention_query": "word_state", "lr_schedule": "step"}
 
 # Written by the run itself, never chosen: the size of what the model reads of an image.
 DERIVED = ("feature_size",)
@@ -164,6 +165,7 @@ RULES = {
     "cnn_features": Rule("int", 1, 8192),
     "cnn_global_max": Rule("bool"),
     "attention": Rule("int", 0, 4096),
+    "attention_query": Rule("choice", choices=("words", "word_state")),
     "cell": Rule("choice", choices=("rnn", "lstm")),
     "condition": Rule("choice", choices=("init", "first", "every")),
     "embed_size": Rule("int", 1, 8192),
@@ -199,6 +201,8 @@ FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with
     ("embed_size", "word-embedding (and image-vector) size"),
     ("hidden_size", "recurrent hidden size"),
     ("attention", "attention size over the small CNN's regions (0: none; caption task, --cnn small)"),
+    ("attention_query", "what looks for the region: the last two words, or the word and the "
+                        "state (the runs before issue 16; caption/models/captioner.py)"),
     ("min_count", "keep words seen at least this often"),
     ("margin", "margin of the ranking loss (eq. 3.6)"),
     ("max_length", "longest caption, in words"),

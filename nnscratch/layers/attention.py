@@ -8,7 +8,10 @@ average under those scores:
 
     e_tl = (q_t W_q) · (r_l W_k),   α_t = softmax_l(e_t),   c_t = Σ_l α_tl r_l
 
-The caption generator's query is the word just read and its state
+or, ``centred``, c_t = Σ_l α_tl r_l − r̄ (r̄ the mean of the L regions): the
+context relative to the whole picture, zero for a uniform α.
+
+The caption generator's query is the word just read and the one before it
 (caption/models/captioner.py): having just said "red", it looks at the red object
 and reads its shape there, so which colour goes with which shape is settled
 by *where* the model looks, not by one vector for the whole picture.
@@ -25,20 +28,26 @@ class Attention(Module):
     """queries (N, T, Q), regions (N, L, C) -> context (N, T, C), weights α (N, T, L).
 
     W_q (Q, A) and W_k (C, A) are Linear layers without bias (a bias of the
-    keys would add the same amount to every region's score).
+    keys would add the same amount to every region's score). ``centred``: the
+    context less the mean region (module docstring).
     """
 
-    def __init__(self, query_size, region_size, attention_size, rng=None):
+    def __init__(self, query_size, region_size, attention_size, centred=False, rng=None):
         super().__init__()
         self.query = Linear(query_size, attention_size, bias=False, rng=rng)
         self.key = Linear(region_size, attention_size, bias=False, rng=rng)
+        self.centred = centred
 
     def forward(self, queries, regions):
         keys = self.key(regions)                                           # (N, L, A)
         scores = F.matmul(self.query(queries), F.transpose(keys, (0, 2, 1)))  # (N, T, L)
         weights = F.softmax(scores, axis=-1)
-        return F.matmul(weights, regions), weights
+        context = F.matmul(weights, regions)                               # (N, T, C)
+        if self.centred:
+            mean = F.sum(regions, axis=1, keepdims=True) * (1.0 / regions.shape[1])  # (N, 1, C)
+            context = context - mean
+        return context, weights
 
     def extra_repr(self):
         (Q, A), C = self.query.W.shape, self.key.W.shape[0]
-        return f"{Q}, {C}, attention_size={A}"
+        return f"{Q}, {C}, attention_size={A}" + (", centred" if self.centred else "")

@@ -50,7 +50,8 @@ class CaptionTask:
                          embed_size=config["embed_size"], hidden_size=config["hidden_size"],
                          cell=config["cell"], condition=config["condition"],
                          dropout=config["dropout"], encoder=encoder,
-                         attention=config["attention"], rng=rng)
+                         attention=config["attention"],
+                         attention_query=config["attention_query"], rng=rng)
 
     def __init__(self, config, dataset, vocab, inputs, model, rng, to_device=np.asarray):
         self.config, self.dataset, self.vocab = config, dataset, vocab
