@@ -33,10 +33,10 @@
 #
 # trained on the negative log-likelihood of the reference captions (eq. 3.2),
 # where h_t is the LSTM's state after reading word t (the image vector v
-# concatenated to every word's embedding) and c_t = Σ_l α_tl r_l is what it
-# reads of the small CNN's 8 × 8 regions r_l, with weights α_t computed from
-# the word just read and the state (attention, Xu et al. 2015: beyond the
-# thesis).
+# concatenated to every word's embedding) and c_t = Σ_l α_tl r_l − r̄ is what
+# it reads of the small CNN's 8 × 8 regions r_l (relative to their mean r̄),
+# with weights α_t computed from the word just read and the one before it
+# (attention, Xu et al. 2015: beyond the thesis).
 #
 # Here: a small captioner trained in a minute or two, greedy decoding against
 # beam search, and the attention maps, word by word, of the shipped model
