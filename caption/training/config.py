@@ -47,7 +47,7 @@ COMMON = {
 }
 
 DEFAULTS = {
-    "caption": {**COMMON, "epochs": 12, "lr_decay": 0.9,
+    "caption": {**COMMON, "epochs": 10, "lr_decay": 0.9,
                 "cnn": "small", "cnn_channels": [16, 32, 64], "cnn_features": 256,
                 "cnn_global_max": True, "attention": 64, "attention_query": "words",
                 "cell": "lstm", "condition": "every",
