@@ -104,7 +104,7 @@ assert small["CIDEr-D"] > full["baselines"]["best constant caption"]["CIDEr-D"]
 
 # %% [markdown]
 # The shipped model is the full run (README, "The caption generator on the
-# shapes set": 12 epochs of all 6000 images, 12 min on an idle 2-core
+# shapes set": 10 epochs of all 6000 images, about 5 min on a 2-core
 # machine), on 1000 test images; the small run above is scored on 200. The
 # *attribute* precision and recall are the share of the (colour, shape) pairs a
 # caption names that are in the picture, and of those in the picture that it
@@ -192,9 +192,9 @@ show(figure, "attention-map")
 # "red", at the red circle. Which shape goes with which colour is settled by
 # *where* it looks. The same check, after every colour word of three two-object
 # drawings, is a test (tests/test_attention_maps.py); its docstring records how
-# far it holds: always after red, white and purple, nearly always after blue,
-# but after green and yellow α usually spreads over the background, and the
-# shape is read from the image vector instead.
+# far it holds: after every colour word of 60 two-object drawings (the model of
+# the previous defaults, queried by the word and the state, looked at the
+# background after green and yellow, docs/experiments.md).
 #
 # The same α, as numbers, for each step of that caption:
 
