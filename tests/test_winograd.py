@@ -80,16 +80,17 @@ def test_vgg_sized_layer_float32():
                           im2col_forward(x, W, b, (1, 1))) <= 1e-5
 
 
+M = winograd.MIN_CHANNELS
 RULE_CASES = [  # x shape, W shape, stride, pad, whether the rule chooses Winograd
-    ((1, 32, 14, 14), (32, 32, 3, 3), 1, 1, True),
-    ((1, 32, 16, 15), (32, 32, 3, 3), 1, 0, False),   # output 13 wide
-    ((1, 32, 16, 16), (32, 32, 3, 3), 1, 0, True),    # output 14 wide
-    ((1, 31, 14, 14), (64, 31, 3, 3), 1, 1, False),   # 31 channels in
-    ((1, 64, 14, 14), (31, 64, 3, 3), 1, 1, False),   # 31 filters
+    ((1, M, 14, 14), (M, M, 3, 3), 1, 1, True),
+    ((1, M, 16, 15), (M, M, 3, 3), 1, 0, False),    # output 13 wide
+    ((1, M, 16, 16), (M, M, 3, 3), 1, 0, True),     # output 14 wide
+    ((1, M - 1, 14, 14), (M, M - 1, 3, 3), 1, 1, False),   # one channel too few in
+    ((1, M, 14, 14), (M - 1, M, 3, 3), 1, 1, False),       # one filter too few
     ((1, 3, 32, 32), (64, 3, 3, 3), 1, 1, False),     # VGG-16's conv1_1
-    ((1, 64, 29, 29), (64, 64, 3, 3), 2, 1, False),   # stride 2
-    ((1, 64, 14, 14), (64, 64, 5, 5), 1, 2, False),   # 5×5
-    ((1, 64, 14, 14), (64, 64, 1, 1), 1, 0, False),   # 1×1
+    ((1, M, 29, 29), (M, M, 3, 3), 2, 1, False),    # stride 2
+    ((1, M, 14, 14), (M, M, 5, 5), 1, 2, False),    # 5×5
+    ((1, M, 14, 14), (M, M, 1, 1), 1, 0, False),    # 1×1
 ]
 
 
@@ -114,9 +115,9 @@ def test_conv2d_takes_winograd_where_the_rule_says(monkeypatch, x_shape, W_shape
 def test_gradients_after_a_winograd_forward_match_torch():
     """Backward is im2col's, from x and W: the forward and the gradients are
     within float32 tolerance of torch's."""
-    x = rng.standard_normal((2, 64, 14, 15), dtype=np.float32)
-    W = rng.standard_normal((64, 64, 3, 3), dtype=np.float32) / 24
-    b = rng.standard_normal(64, dtype=np.float32)
+    x = rng.standard_normal((2, M, 14, 15), dtype=np.float32)
+    W = rng.standard_normal((M, M, 3, 3), dtype=np.float32) / np.float32(np.sqrt(9 * M))
+    b = rng.standard_normal(M, dtype=np.float32)
     assert winograd.suits(x, W, (1, 1), (1, 1))
     ours = [Tensor(a, requires_grad=True) for a in (x, W, b)]
     theirs = [torch.tensor(a, requires_grad=True) for a in (x, W, b)]

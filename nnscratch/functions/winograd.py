@@ -55,8 +55,13 @@ A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 # (VGG-16's conv1_1, C = 3, was 2.9× slower, SqueezeNet's 16 -> 64 at 55×55
 # 1.3×; 32 -> 64 at 112×112 0.92×, 32 -> 32 at 56×56 0.97×) and outputs at least
 # MIN_WIDTH wide (64 -> 64 at 13×13 was 1.09×, 128 -> 128 at 7×7 1.12×;
-# 64 -> 64 at 14×14 0.91×, VGG-16's 512 -> 512 at 14×14 0.7×).
-MIN_CHANNELS, MIN_WIDTH = 32, 14
+# 64 -> 64 at 14×14 0.91×, VGG-16's 512 -> 512 at 14×14 0.7×). Those were
+# OpenBLAS's AVX2 (Haswell) kernel; with its AVX-512 kernel the products are
+# twice as fast and the transforms cost the same, and on two threads, batch 8,
+# Winograd lost below 128 channels (VGG-16's conv1_2 194 ms against 143,
+# conv2_1 73 against 62), broke even at 128 (123 against 120) and won from
+# 256 (conv4_2 63 against 92). So it needs 128 channels in and out.
+MIN_CHANNELS, MIN_WIDTH = 128, 14
 
 # Tiles in a chunk (``chunks.row_chunks``), the columns of its 16 products: fewer
 # made the deep layers' products slower (U, 16·F·C, read again for every chunk;
