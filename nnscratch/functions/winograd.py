@@ -60,7 +60,9 @@ A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 # twice as fast and the transforms cost the same, and on two threads, batch 8,
 # Winograd lost below 128 channels (VGG-16's conv1_2 194 ms against 143,
 # conv2_1 73 against 62), broke even at 128 (123 against 120) and won from
-# 256 (conv4_2 63 against 92). So it needs 128 channels in and out.
+# 256 (conv4_2 63 against 92). On two threads with the AVX2 kernel too the
+# whole VGG-16 forward was fastest so (1.26 of PyTorch's time, against 1.40
+# from 64 channels and 1.51 from 32). So it needs 128 channels in and out.
 MIN_CHANNELS, MIN_WIDTH = 128, 14
 
 # Tiles in a chunk (``chunks.row_chunks``), the columns of its 16 products: fewer
