@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..data.files import read_json
 from ..data.karpathy import dataset_name
+from ..models.captioner import ATTENTION_QUERIES, CONDITIONS
 from ..models.device import DEVICES
 
 TASKS = ("caption", "rank")
@@ -165,9 +166,9 @@ RULES = {
     "cnn_features": Rule("int", 1, 8192),
     "cnn_global_max": Rule("bool"),
     "attention": Rule("int", 0, 4096),
-    "attention_query": Rule("choice", choices=("words", "word_state")),
+    "attention_query": Rule("choice", choices=ATTENTION_QUERIES),
     "cell": Rule("choice", choices=("rnn", "lstm")),
-    "condition": Rule("choice", choices=("init", "first", "every")),
+    "condition": Rule("choice", choices=CONDITIONS),
     "embed_size": Rule("int", 1, 8192),
     "hidden_size": Rule("int", 1, 8192),
     "dropout": Rule("float", 0, 0.95),
