@@ -49,14 +49,10 @@ def parser():
 
 def check_attention_map(run, config):
     """ConfigError unless the run's model has attention over image regions to draw."""
-    if config["cnn"] != "small":
-        raise ConfigError(f"--attention-map: the run {run} reads frozen {config['cnn']} "
-                          f"features, one vector per image, so there are no regions to attend "
-                          f"to; attention maps need a run trained with --cnn small --attention N "
-                          f"(the defaults of python -m caption.train)")
     if not config["attention"]:
         raise ConfigError(f"--attention-map: the run {run} has no attention (it was trained "
-                          f"with --attention 0); train one with --attention 64 (the default)")
+                          f"with --attention 0), so it looks at no region; train one with "
+                          f"--attention N")
 
 
 @command
@@ -83,8 +79,9 @@ def main(argv=None):
     else:
         for path, captions in results.items():
             print(path)
-            for c in captions:
-                print(f"  {c['caption']}   (log p = {c['logprob']:.2f})")
+            for c in captions:   # best first by log p per word (caption/models/decoding.py)
+                print(f"  {c['caption']}   (log p per word {c['score']:.2f}, "
+                      f"log p {c['logprob']:.2f})")
     for path, error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
     notes = [note for note in (unfamiliar(path, config) for path in results) if note]

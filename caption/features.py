@@ -1,6 +1,8 @@
 """``python -m caption.features``: encode every image of a dataset with a frozen
 pretrained CNN (thesis §3.6.1: CNN(I), the fc7 of VGG-16, 4096-d; or
-SqueezeNet's pooled 512-d vector) into an HDF5 file, one row per imgid.
+SqueezeNet's pooled 512-d vector) into an HDF5 file, one row per imgid, with
+the CNN's last convolutional map beside it for attention (``--no-regions``
+leaves it out).
 
 Resumable: a killed run started again encodes only the rows still missing
 (``OUT.partial``). ``--shard i/n`` encodes the i-th of n contiguous slices of
@@ -52,7 +54,12 @@ def parser():
     p.add_argument("--data", required=True, help="Karpathy split JSON")
     p.add_argument("--images", help="image folder (default: an images/ folder beside the JSON, "
                                     "or the JSON's own folder)")
-    p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="vgg16")
+    p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="squeezenet",
+                   help="squeezenet (shipped; the default) or vgg16 (the thesis's; its weights "
+                        "must be converted once, see weights/README.md)")
+    p.add_argument("--no-regions", dest="regions", action="store_false",
+                   help="store only the vectors, not the CNN's last convolutional map "
+                        "(14 x 14 x 512 in float16: 200 KB an image) that attention reads")
     p.add_argument("--out", required=True, help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
     p.add_argument("--shard", type=shard, metavar="I/N",
@@ -89,7 +96,7 @@ def main(argv=None):
     rows = shard_rows(len(dataset.images), *args.shard) if args.shard else np.arange(len(dataset.images))
     with cpu_threads(args.threads, device):
         skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
-                         device, progress=not args.quiet)
+                         device, progress=not args.quiet, regions=args.regions)
     for error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
     if skipped:

@@ -45,6 +45,10 @@ def test_squeezenet_matches_torch_on_random_weights():
     assert logits.shape == (2, 1000) and features.shape == (2, 512)
     assert relative_error(logits.numpy(), run(model, x)) < 1e-4
     assert relative_error(features.numpy(), run(model.features, x)) < 1e-4
+    with no_grad():
+        pooled, same_maps = net.features_and_map(x)   # one pass: the vector and the regions
+    np.testing.assert_array_equal(pooled.numpy(), features.numpy())
+    np.testing.assert_array_equal(same_maps.numpy(), maps.numpy())
 
 
 def test_converted_real_weights_match_torch_loaded_from_the_pickle(converted):

@@ -17,9 +17,12 @@ How the image enters (``condition``):
     "every"  v is concatenated to the word embedding at every step
 (measured on the shapes set, "every" learns at once where "init" does not).
 
-With ``attention`` (a jointly trained CNN only), the next word is read out
-of the hidden state *and* of the image region that the last words point at
-(an extension beyond the thesis, see nnscratch/layers/attention.py). With
+With ``attention``, the next word is read out of the hidden state *and* of
+the image region that the last words point at (an extension beyond the
+thesis, see nnscratch/layers/attention.py). The regions come from the
+encoder's ``regions``: the small CNN's last map, trained jointly, or a
+frozen pretrained CNN's 14 × 14 map, precomputed (Xu et al. 2015's soft
+attention; caption/models/precomputed.py). One model reads either. With
 ``attention_query`` "words" (the default), the query is [x_t ; x_{t-1}],
 the embeddings of the word just read and of the one before it (x_0's
 "before" is zeros): in "a small white circle", "white" after "small", so
@@ -100,8 +103,8 @@ class Captioner(Module):
             raise ValueError(f"captioner: attention_query must be one of {ATTENTION_QUERIES}, "
                              f"got {attention_query!r}")
         if attention and not hasattr(encoder, "regions"):
-            raise ValueError("captioner: attention needs a jointly trained CNN encoder that "
-                             "gives regions (--cnn small); precomputed features are one vector")
+            raise ValueError("captioner: attention needs an encoder that gives regions (the "
+                             "small CNN, or a pretrained CNN's precomputed regions)")
         rng = rng if rng is not None else np.random.default_rng()
         self.cell_type, self.condition = cell, condition
         if encoder is not None:

@@ -11,6 +11,7 @@ this has succeeded, so a bad dataset or feature file leaves nothing behind.
 
 import numpy as np
 
+from ..data.features import RegionFeatures, region_scale
 from ..data.karpathy import DatasetError, MissingImages, default_image_root, load_karpathy
 from ..data.shapes import load_shapes
 from ..data.vocab import SPECIALS, Vocabulary
@@ -76,6 +77,10 @@ def build_task(config, vocab=None, splits=SPLITS, progress=True):
     vocab = vocab or build_vocabulary(config, dataset)
     inputs = split_inputs(config, dataset, splits, progress)
     config["feature_size"] = int(inputs[splits[0]].shape[1])
+    first = inputs[splits[0]]
+    if isinstance(first, RegionFeatures):
+        config["region_size"] = int(first.regions.shape[2])
+        config.setdefault("region_scale", region_scale(first.regions))
     rng = np.random.default_rng(config["seed"])
     model = device.place(build_model(config, vocab, rng))
     return TASKS[config["task"]](config, dataset, vocab, inputs, model, rng, device.move)

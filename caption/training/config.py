@@ -59,24 +59,28 @@ DEFAULTS = {
              "weight_decay": 1e-5, "all_sentences": False},
 }
 
-# On a real dataset (a --data JSON whose "dataset" is not "shapes"), these replace the shapes-tuned defaults: a frozen VGG-16's fc7
-# (thesis §3.6.1) rather than the small CNN, and for the caption generator the sizes, dropout,
+# On a real dataset (a --data JSON whose "dataset" is not "shapes"), these replace the
+# shapes-tuned defaults: a frozen pretrained CNN (thesis §3.6.1) rather than the small CNN,
+# SqueezeNet, which ships (the thesis's VGG-16 is --cnn vgg16, its weights converted once from
+# a file the user has), and for the caption generator the sizes, dropout,
 # learning rate and batch of Karpathy's neuraltalk (driver.py: word and image encodings and
 # hidden size 256, dropout 0.5 before and after the LSTM, 1e-3, 100 sentences a batch: 20
 # images with their 5), its vocabulary threshold (5), and sentences cut at 20 words (Flickr8k's
 # mean is under 12). neuraltalk runs 50 epochs; 20 here, with validation patience.
 REAL_DATA = {
-    "caption": {"cnn": "vgg16", "attention": 0, "embed_size": 256, "hidden_size": 256,
+    "caption": {"cnn": "squeezenet", "attention": 0, "embed_size": 256, "hidden_size": 256,
                 "dropout": 0.5, "lr": 1e-3, "lr_decay": 1.0, "batch_size": 20, "epochs": 20,
                 "max_length": 20},
-    "rank": {"cnn": "vgg16"},
+    "rank": {"cnn": "squeezenet"},
 }
 
 # What a run saved before a setting existed used (its config.json lacks the key).
 SAVED_BEFORE = {"attention": 0, "attention_query": "word_state", "lr_schedule": "step"}
 
-# Written by the run itself, never chosen: the size of what the model reads of an image.
-DERIVED = ("feature_size",)
+# Written by the run itself, never chosen: the size of what the model reads of an image and,
+# with attention over a pretrained CNN's regions, their channels and scale
+# (caption/models/precomputed.py).
+DERIVED = ("feature_size", "region_size", "region_scale")
 
 # What --resume may change: how long to go on, and where to run.
 RESUMABLE = ("epochs", "patience", "device", "max_steps")
@@ -161,7 +165,8 @@ RULES = {
     "seed": Rule("int", 0, 2**32 - 1),
     "device": Rule("choice", choices=DEVICES),
     "max_steps": Rule("int", 1, 10**9, optional=True),
-    "cnn": Rule("choice", choices=("small", "squeezenet", "vgg16")),
+    # null: features of a network the project does not have (--features of any width)
+    "cnn": Rule("choice", choices=("small", "squeezenet", "vgg16"), optional=True),
     "cnn_channels": Rule("ints", 1, 1024, length=(1, 3)),
     "cnn_features": Rule("int", 1, 8192),
     "cnn_global_max": Rule("bool"),
@@ -179,10 +184,13 @@ RULES = {
     "pooling": Rule("choice", choices=("last", "sum")),
     "margin": Rule("float", 0, 100, open_low=True),
     "feature_size": Rule("int", 1, 10**6),
+    "region_size": Rule("int", 1, 10**6),
+    "region_scale": Rule("float", 0, 10**9, open_low=True),
 }
 
 FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with-dashes
-    ("cnn", "image encoder: small (trained jointly), or frozen pretrained features"),
+    ("cnn", "image encoder: small (trained jointly), or a frozen pretrained CNN (default "
+            "on a real dataset: squeezenet; with --features: the CNN that made the file)"),
     ("cell", "recurrent cell of the caption generator"),
     ("condition", "how the image enters the caption generator"),
     ("encoder", "sentence encoder of the ranking model (eq. 3.4 or 3.5)"),
@@ -201,7 +209,8 @@ FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with
     ("dropout", "dropout probability"),
     ("embed_size", "word-embedding (and image-vector) size"),
     ("hidden_size", "recurrent hidden size"),
-    ("attention", "attention size over the small CNN's regions (0: none; caption task, --cnn small)"),
+    ("attention", "attention size over the CNN's regions (0: none): the small CNN's 8x8, or a "
+                  "pretrained CNN's 14x14 map (features made without --no-regions)"),
     ("attention_query", "what looks for the region: the last two words, or the word and the "
                         "state (the runs before issue 16; caption/models/captioner.py)"),
     ("min_count", "keep words seen at least this often"),
@@ -305,7 +314,9 @@ def resolve(args):
         check_value(key, chosen[key], sources[key])
     real = chosen.get("data") and dataset_name(chosen["data"]) != "shapes"
     config = {"task": task, **DEFAULTS[task], **(REAL_DATA[task] if real else {}), **chosen}
-    check_combinations(config, chosen, sources)
+    if chosen.get("features") and "cnn" not in chosen:
+        config["cnn"] = None   # the file's own (caption/training/inputs.py)
+    check_combinations(config, chosen, sources, real)
     for key in ("data", "images", "features"):
         if config[key] is not None:
             config[key] = absolute_path(config[key], sources[key])
@@ -315,7 +326,7 @@ def resolve(args):
     return config, pathlib.Path(out)
 
 
-def check_combinations(config, chosen, sources):
+def check_combinations(config, chosen, sources, real=False):
     """Refuse settings that are each allowed but cannot work together."""
     if config["task"] == "rank" and config["cnn"] == "small":
         raise ConfigError(f"{sources['cnn']}: the ranking model reads frozen pretrained "
@@ -324,13 +335,9 @@ def check_combinations(config, chosen, sources):
         raise ConfigError(f"{sources['features']}: precomputed features are a pretrained "
                           f"CNN's; name it with --cnn vgg16 or --cnn squeezenet (--cnn small, the "
                           f"caption default, is trained on the pixels and would ignore them)")
-    if config.get("attention") and config["cnn"] != "small":
-        if chosen.get("attention"):
-            raise ConfigError(f"{sources['attention']}: attention needs --cnn small: it "
-                              f"looks at the regions of the small CNN's last map, and "
-                              f"--cnn {config['cnn']} gives one vector per image "
-                              f"(use --attention 0)")
-        config["attention"] = 0   # the default is the small CNN's
+    if config.get("attention") and config["cnn"] != "small" and not (
+            real or "attention" in chosen):
+        config["attention"] = 0   # the shapes default is the small CNN's
     if config["images"] and not config["data"]:
         raise ConfigError(f"{sources['images']}: an image folder belongs to a dataset; "
                           f"give the dataset JSON with --data")
