@@ -78,14 +78,17 @@ def shifted(words):
 @dataclass
 class ImageCode:
     """What the language model sees of N images: the vector v (N, E) (or (N, H)
-    for "init") and, with attention, the CNN's regions (N, L, C) (else None)."""
+    for "init") and, with attention, the CNN's regions (N, L, C) and their keys
+    (N, L, A), computed once an image however many sentences read it (else None)."""
     vector: Tensor
     regions: Tensor = None
+    keys: Tensor = None
 
     def rows(self, index):
         """The code of images ``index`` (an integer array; repeats allowed)."""
-        return ImageCode(self.vector[index],
-                         None if self.regions is None else self.regions[index])
+        if self.regions is None:
+            return ImageCode(self.vector[index])
+        return ImageCode(self.vector[index], self.regions[index], self.keys[index])
 
 
 class Captioner(Module):
@@ -131,12 +134,13 @@ class Captioner(Module):
 
     def encode(self, images):
         """Images (N, 3, S, S) or features (N, K) -> ImageCode: v = relu(W_v CNN(I) + b_v)."""
-        regions = None
+        regions = keys = None
         if hasattr(self, "attention"):
             features, regions = self.encoder.regions(images)
+            keys = self.attention.keys(regions)
         else:
             features = self.encoder(images) if hasattr(self, "encoder") else images
-        return ImageCode(F.relu(self.image_projection(self.dropout(features))), regions)
+        return ImageCode(F.relu(self.image_projection(self.dropout(features))), regions, keys)
 
     def read_out(self, h, words, code, before=None):
         """Hidden states h (N, T, H) -> next-word logits (N, T, V), from h alone or,
@@ -154,10 +158,10 @@ class Captioner(Module):
         the embeddings of the words read before ``words``; None: ``words`` is a whole
         sentence from its first word, whose "before" is zeros and the rest shifted."""
         if self.attention_query == "word_state":
-            return self.attention(F.concat([words, h], axis=2), code.regions)
+            return self.attention(F.concat([words, h], axis=2), code.regions, code.keys)
         if before is None:
             before = shifted(words)
-        return self.attention(F.concat([words, before], axis=2), code.regions)
+        return self.attention(F.concat([words, before], axis=2), code.regions, code.keys)
 
     def attention_weights(self, code, ids):
         """Teacher forcing: ids (N, T) -> α (N, T, L), row t the weights over the L regions
