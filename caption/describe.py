@@ -1,4 +1,5 @@
-"""``python -m caption.describe IMG [IMG ...] --run RUN``: captions for new images.
+"""``python -m caption.describe IMG [IMG ...] [--run RUN]``: captions for new images,
+by default with the shipped Flickr8k captioner (caption/shipped/).
 
 The image goes through the run's own encoder (the small CNN it trained, or
 the frozen pretrained CNN its features came from), then beam search (or
@@ -8,7 +9,7 @@ An image that cannot be used is skipped with the reason on stderr, the
 others are still described, and the exit status is then 1.
 
 ``--attention-map OUT.png`` draws, for each word of the best caption, where
-the model looked (a run with attention: ``--cnn small --attention N``).
+the model looked (a run with attention: ``--attention N``).
 A model trained on the built-in shapes set, shown a photo, says so on
 stderr beside its caption.
 """
@@ -20,6 +21,7 @@ from .evaluation.new_images import (SHAPES_ONLY, attention_map, caption_records,
                                     unfamiliar)
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shipped import DEFAULT_CAPTIONER, find_run
 from .training.build import open_model
 from .training.config import RULES, ConfigError, check_value
 
@@ -28,8 +30,11 @@ def parser():
     p = argparse.ArgumentParser(prog="python -m caption.describe",
                                 description="Describe images with a trained caption generator.")
     p.add_argument("images", nargs="+", metavar="IMG", help="image files")
-    p.add_argument("--run", required=True, help="run folder written by python -m caption.train "
-                                                "(or caption.export, e.g. weights/shapes-captioner)")
+    p.add_argument("--run", type=find_run, default=find_run(DEFAULT_CAPTIONER),
+                   help=f"run folder written by python -m caption.train or caption.export, or a "
+                        f"shipped model: {DEFAULT_CAPTIONER} (the default: people, dogs and "
+                        f"outdoor scenes, learnt from Flickr8k's photos) or "
+                        f"weights/shapes-captioner (the built-in shapes set)")
     p.add_argument("--beam", type=int, default=3,
                    help=f"beam width (1: greedy; {RULES['beam'].allowed()})")
     p.add_argument("--top", type=int, default=1, help="captions per image (at most --beam)")
@@ -41,9 +46,9 @@ def parser():
                    help="where to run (default: the run's own)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--attention-map", metavar="OUT.png",
-                   help="draw, for each word of the best caption, the attention over the small "
-                        "CNN's 8x8 regions on the image, into one PNG (a row per image); needs a "
-                        "run with attention (--cnn small --attention N, the train defaults)")
+                   help="draw, for each word of the best caption, the attention over the CNN's "
+                        "regions (14x14 over a photo, 8x8 for the shapes model) on the image, "
+                        "into one PNG (a row per image); needs a run with attention")
     return p
 
 

@@ -77,9 +77,10 @@ def test_converted_file_records_how_to_use_it(converted):
 
 
 def test_default_weights_are_converted_on_first_use(monkeypatch, tmp_path):
-    monkeypatch.setattr(caption.cnn, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(caption.cnn, "WEIGHTS_DIR", tmp_path / "data" / "weights")
+    monkeypatch.setattr(caption.cnn, "CHECKOUT_WEIGHTS", tmp_path / "checkout")
     net = build("squeezenet")
-    assert (tmp_path / "weights" / "squeezenet.h5").is_file()
+    assert (tmp_path / "data" / "weights" / "squeezenet.h5").is_file()   # the user's folder
     assert net.class_names[967] == "espresso" and not net.training
 
 

@@ -168,6 +168,7 @@ def test_keras_fc1_rows_are_permuted_to_channel_row_column():
 
 def test_missing_default_vgg16_weights_say_how_to_convert(monkeypatch, tmp_path):
     monkeypatch.setattr(caption.cnn, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(caption.cnn, "CHECKOUT_WEIGHTS", tmp_path / "checkout")
     with pytest.raises(FileNotFoundError, match="python -m caption.cnn.convert --from lasagne"):
         caption.cnn.default_weights("vgg16")
 

@@ -18,7 +18,7 @@ with, and the 1000 class names. What differs in each source:
 
 Command line (see weights/README.md for where each file comes from):
 
-    python -m caption.cnn.convert --from lasagne|keras|torchvision SRC --out weights/vgg16.h5
+    python -m caption.cnn.convert --from lasagne|keras|torchvision SRC [--out FILE]
 """
 import argparse
 import os
@@ -29,7 +29,7 @@ import numpy as np
 
 import nnscratch.io
 
-from . import build, safe_pickle, vgg16
+from . import WEIGHTS_DIR, build, safe_pickle, vgg16
 from .labels import imagenet_class_names
 from .preprocess import Preprocessing
 from .weightfile import ConversionError, hwc_rows_to_chw, hwio_shape, hwio_to_oihw, write
@@ -169,9 +169,12 @@ def main(argv=None):
     parser.add_argument("--from", dest="source_format", required=True, choices=sorted(READERS),
                         help="the format of SRC")
     parser.add_argument("src", help="the downloaded weight file")
-    parser.add_argument("--out", default="weights/vgg16.h5",
-                        help="the file to write (default: weights/vgg16.h5)")
+    parser.add_argument("--out", help=f"the file to write (default: {WEIGHTS_DIR / 'vgg16.h5'}, "
+                                      f"where --cnn vgg16 looks for it; $NNSCRATCH_CACHE moves it)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+        args.out = str(WEIGHTS_DIR / "vgg16.h5")
     try:
         convert_vgg16(args.source_format, args.src, args.out)
         build("vgg16", weights=args.out)  # check that it loads

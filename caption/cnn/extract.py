@@ -30,6 +30,7 @@ from nnscratch.io import FileFormatError
 
 from ..data.features import (FeaturesError, check_partial, load_features, read_shard,
                              write_features)
+from ..data.files import user_folder
 from ..models.device import pick_device
 from . import build, default_weights
 from .preprocess import ImageError, image_to_array, load_images
@@ -179,8 +180,7 @@ def cached_features(dataset, cnn, device="cpu", progress=True, regions=False):
     The cache file is named by the CNN and ``cache_key``, under
     $NNSCRATCH_CACHE (default ~/.cache/nnscratch)/features.
     """
-    cache = Path(os.environ.get("NNSCRATCH_CACHE") or Path.home() / ".cache" / "nnscratch")
-    path = cache / "features" / f"{cnn}-{cache_key(dataset, cnn, regions)}.h5"
+    path = user_folder() / "features" / f"{cnn}-{cache_key(dataset, cnn, regions)}.h5"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"Encoding {len(dataset.images)} images with {cnn} into {path} "

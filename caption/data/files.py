@@ -71,3 +71,10 @@ def write_json_atomic(path, value, indent=2):
     separators = None if indent is not None else (",", ":")
     write_atomic(path, json.dumps(value, indent=indent, separators=separators,
                                   ensure_ascii=False))
+
+
+def user_folder():
+    """The user's data folder, $NNSCRATCH_CACHE or ~/.cache/nnscratch: what the project
+    makes once and reuses (the shapes set, feature caches, converted CNN weights), never
+    beside the code, which may be installed read-only."""
+    return pathlib.Path(os.environ.get("NNSCRATCH_CACHE") or pathlib.Path.home() / ".cache" / "nnscratch")

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image as PILImage
 from tqdm import tqdm
 
+from .files import user_folder
 from .karpathy import load_karpathy
 from .shapes_scene import render, sample_scene
 from .shapes_text import attribute_scores, caption_text, write_captions  # noqa: F401 (re-exported)
@@ -43,8 +44,7 @@ MANIFEST = "manifest.json"
 
 def default_root(seed=0):
     """Where the full shapes set of ``seed`` is cached."""
-    cache = os.environ.get("NNSCRATCH_CACHE") or Path.home() / ".cache" / "nnscratch"
-    return Path(cache) / f"{GENERATOR}-seed{seed}"
+    return user_folder() / f"{GENERATOR}-seed{seed}"
 
 
 def shapes_json(seed=0):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nnscratch import Tensor, no_grad
+from nnscratch import Tensor
 
 from ..cnn.preprocess import ImageError, image_to_array, load_image, resize_and_crop
 from ..models.decoding import beam_search
