@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ..data.files import read_json
 from ..data.karpathy import dataset_name
 from ..models.captioner import ATTENTION_QUERIES, CONDITIONS
+from ..models.ranker import SCORES
 from ..models.device import DEVICES
 
 TASKS = ("caption", "rank")
@@ -55,7 +56,8 @@ DEFAULTS = {
                 "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30, "beam": 3,
                 "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
-             "embed_size": 256, "margin": 1.0, "epochs": 15, "lr": 1e-3, "batch_size": 100,
+             "embed_size": 256, "margin": 1.0, "scores": "dot", "epochs": 15, "lr": 1e-3,
+             "batch_size": 100,
              "weight_decay": 1e-5, "all_sentences": False},
 }
 
@@ -75,7 +77,8 @@ REAL_DATA = {
 }
 
 # What a run saved before a setting existed used (its config.json lacks the key).
-SAVED_BEFORE = {"attention": 0, "attention_query": "word_state", "lr_schedule": "step"}
+SAVED_BEFORE = {"attention": 0, "attention_query": "word_state", "lr_schedule": "step",
+                "scores": "dot"}
 
 # Written by the run itself, never chosen: the size of what the model reads of an image and,
 # with attention over a pretrained CNN's regions, their channels and scale
@@ -183,6 +186,7 @@ RULES = {
     "encoder": Rule("choice", choices=("bow", "rnn")),
     "pooling": Rule("choice", choices=("last", "sum")),
     "margin": Rule("float", 0, 100, open_low=True),
+    "scores": Rule("choice", choices=SCORES),
     "feature_size": Rule("int", 1, 10**6),
     "region_size": Rule("int", 1, 10**6),
     "region_scale": Rule("float", 0, 10**9, open_low=True),
@@ -215,6 +219,8 @@ FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with
                         "state (the runs before issue 16; caption/models/captioner.py)"),
     ("min_count", "keep words seen at least this often"),
     ("margin", "margin of the ranking loss (eq. 3.6)"),
+    ("scores", "image-sentence score: dot, vᵀs (eq. 3.6), or cosine, between unit vectors "
+               "(Kiros et al. 2014)"),
     ("max_length", "longest caption, in words"),
     ("beam", "beam width of the final test-split captions (caption task)"),
     ("patience", "epochs without validation gain before stopping"),
