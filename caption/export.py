@@ -20,13 +20,18 @@ from .training.build import build_model, load_vocabulary
 from .training.run_folder import METRICS, RunFolder, read_json
 
 
-def export(run, dest, checkpoint="best"):
-    """Copy the model of ``checkpoint`` in run folder ``run`` into a new run folder ``dest``."""
+def export(run, dest, checkpoint="best", float16=False):
+    """Copy the model of ``checkpoint`` in run folder ``run`` into a new run folder ``dest``;
+    ``float16``: its parameters stored at half precision (half the size; read back as
+    float32, each rounded to float16's 11 significant bits)."""
     source = RunFolder.open(run)
     config = source.load_config()
     vocab = load_vocabulary(source)
     model = build_model(config, vocab, np.random.default_rng(config["seed"]))
     progress = source.load_checkpoint(checkpoint, model)
+    if float16:
+        for parameter in model.parameters():
+            parameter.data = parameter.data.astype(np.float16)
     files = {"config.json": json.dumps(config, indent=2), "vocab.json": vocab.to_json()}
     if checkpoint == "best" and source.file(METRICS).exists():   # the test metrics are best's
         files[METRICS] = json.dumps(read_json(source.file(METRICS)), indent=2)
@@ -46,13 +51,16 @@ def parser():
     p.add_argument("--checkpoint", default="best", choices=("best", "last"),
                    help="which checkpoint to hand on (default: best; the test metrics.json is "
                         "copied with best only, since it was measured on best)")
+    p.add_argument("--float16", action="store_true",
+                   help="store the parameters at half precision (half the size; check the "
+                        "figures with caption.evaluate, as the shipped Flickr8k model was)")
     return p
 
 
 @command
 def main(argv=None):
     args = parser().parse_args(argv)
-    target = export(args.run, args.dest, args.checkpoint)
+    target = export(args.run, args.dest, args.checkpoint, args.float16)
     print(f"wrote {target.file('best.h5')} (parameters only), config.json, vocab.json")
     return 0
 
