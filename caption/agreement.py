@@ -18,6 +18,7 @@ from .metrics.agreement import METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, agreem
 from .metrics.ptb_java import java_tokenize
 from .metrics.tokenize import tokenize
 from .shell.errors import command
+from .shell.paths import user_path
 from .training.config import ConfigError
 
 SETS = {"expert": "Flickr8k-Expert", "crowdflower": "Flickr8k-CrowdFlower"}
@@ -63,7 +64,7 @@ def parse_args(argv):
                     "release: Flickr8k-Expert (tau-c) and Flickr8k-CrowdFlower (tau-b), by "
                     "the protocol of Anderson et al. 2016 as Hessel et al. 2021 replicate it, "
                     "beside their published figures.")
-    parser.add_argument("text_dir", metavar="TEXT_DIR",
+    parser.add_argument("text_dir", metavar="TEXT_DIR", type=user_path,
                         help="the folder of the Flickr8k text release (Flickr8k.token.txt, "
                              "ExpertAnnotations.txt, CrowdFlowerAnnotations.txt)")
     parser.add_argument("--meteor", action="store_true",
@@ -72,7 +73,7 @@ def parse_args(argv):
     parser.add_argument("--java-tokenizer", action="store_true",
                         help="cut the captions with the Java PTBTokenizer (needs java), as "
                              "CLIPScore does, instead of caption.metrics.tokenize")
-    parser.add_argument("--json", metavar="OUT",
+    parser.add_argument("--json", metavar="OUT", type=user_path,
                         help="also write the figures to OUT: {set: {metric: {tau, pairs}}}")
     return parser.parse_args(argv)
 

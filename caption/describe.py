@@ -20,6 +20,7 @@ from .evaluation.new_images import (SHAPES_ONLY, attention_map, caption_records,
                                     unfamiliar)
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.paths import user_path
 from .training.build import open_model
 from .training.config import RULES, ConfigError, check_value
 
@@ -27,8 +28,8 @@ from .training.config import RULES, ConfigError, check_value
 def parser():
     p = argparse.ArgumentParser(prog="python -m caption.describe",
                                 description="Describe images with a trained caption generator.")
-    p.add_argument("images", nargs="+", metavar="IMG", help="image files")
-    p.add_argument("--run", required=True, help="run folder written by python -m caption.train "
+    p.add_argument("images", nargs="+", metavar="IMG", type=user_path, help="image files")
+    p.add_argument("--run", required=True, type=user_path, help="run folder written by python -m caption.train "
                                                 "(or caption.export, e.g. weights/shapes-captioner)")
     p.add_argument("--beam", type=int, default=3,
                    help=f"beam width (1: greedy; {RULES['beam'].allowed()})")
@@ -40,7 +41,7 @@ def parser():
     p.add_argument("--device", choices=DEVICES, default=None,
                    help="where to run (default: the run's own)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--attention-map", metavar="OUT.png",
+    p.add_argument("--attention-map", metavar="OUT.png", type=user_path,
                    help="draw, for each word of the best caption, the attention over the small "
                         "CNN's 8x8 regions on the image, into one PNG (a row per image); needs a "
                         "run with attention (--cnn small --attention N, the train defaults)")

@@ -18,6 +18,7 @@ from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.paths import user_path
 from .shell.threads import add_threads_flag, cpu_threads
 from .training.config import ConfigError
 
@@ -49,15 +50,15 @@ def parser():
                                 description="Encode a Karpathy-format dataset's images with a "
                                             "frozen pretrained CNN into an HDF5 feature file "
                                             "(resumable). --merge joins --shard outputs.")
-    p.add_argument("--data", required=True, help="Karpathy split JSON")
-    p.add_argument("--images", help="image folder (default: an images/ folder beside the JSON, "
+    p.add_argument("--data", required=True, type=user_path, help="Karpathy split JSON")
+    p.add_argument("--images", type=user_path, help="image folder (default: an images/ folder beside the JSON, "
                                     "or the JSON's own folder)")
     p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="vgg16")
-    p.add_argument("--out", required=True, help="output HDF5 file (must not exist yet)")
+    p.add_argument("--out", required=True, type=user_path, help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
     p.add_argument("--shard", type=shard, metavar="I/N",
                    help="encode only slice I of N (e.g. 3/8); merge the outputs after")
-    p.add_argument("--merge", nargs="+", metavar="SHARD", help="join these shard files into --out")
+    p.add_argument("--merge", nargs="+", metavar="SHARD", type=user_path, help="join these shard files into --out")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--quiet", action="store_true")
     add_threads_flag(p)

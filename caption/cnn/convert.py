@@ -29,6 +29,7 @@ import numpy as np
 
 import nnscratch.io
 
+from ..shell.paths import user_path
 from . import build, safe_pickle, vgg16
 from .labels import imagenet_class_names
 from .preprocess import Preprocessing
@@ -168,8 +169,8 @@ def main(argv=None):
                     "vgg16-397923af.pth) into this project's HDF5 format; see weights/README.md.")
     parser.add_argument("--from", dest="source_format", required=True, choices=sorted(READERS),
                         help="the format of SRC")
-    parser.add_argument("src", help="the downloaded weight file")
-    parser.add_argument("--out", default="weights/vgg16.h5",
+    parser.add_argument("src", type=user_path, help="the downloaded weight file")
+    parser.add_argument("--out", default="weights/vgg16.h5", type=user_path,
                         help="the file to write (default: weights/vgg16.h5)")
     args = parser.parse_args(argv)
     try:

@@ -32,6 +32,7 @@ import re
 import sys
 from pathlib import Path
 
+from ..shell.paths import user_path
 from .files import open_regular, write_json_atomic
 from .karpathy import DatasetError
 
@@ -155,9 +156,9 @@ def parse_args(argv):
                     "(dataset_flickr8k.json): 6000 train, 1000 val, 1000 test images, five "
                     "captions each, tokens lower-cased and cut at every character that is "
                     "not a letter or a digit.")
-    parser.add_argument("text_dir", metavar="TEXT_DIR",
+    parser.add_argument("text_dir", metavar="TEXT_DIR", type=user_path,
                         help="the folder of the unpacked text release (Flickr8k_text)")
-    parser.add_argument("--out", default="dataset_flickr8k.json",
+    parser.add_argument("--out", default="dataset_flickr8k.json", type=user_path,
                         help="the JSON file to write (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)

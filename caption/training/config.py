@@ -335,12 +335,13 @@ def check_combinations(config, chosen, sources):
         raise ConfigError(f"{sources['images']}: an image folder belongs to a dataset; "
                           f"give the dataset JSON with --data")
     if config["lr_schedule"] == "cosine":
-        if "lr_decay" in chosen:
+        if chosen.get("lr_decay", 1.0) != 1.0:   # 1.0, as a run's own config.json holds it
             raise ConfigError(f"{sources['lr_decay']}: the cosine schedule sets the learning "
                               f"rate of every step itself; use --lr-schedule step with "
                               f"--lr-decay")
         config["lr_decay"] = 1.0   # a default of the step schedule
-    if "momentum" in chosen and config["optimizer"] != "momentum":
+    if (chosen.get("momentum", COMMON["momentum"]) != COMMON["momentum"]
+            and config["optimizer"] != "momentum"):   # the default: a run's config.json
         raise ConfigError(f"{sources['momentum']}: momentum is used by --optimizer momentum "
                           f"only (the optimizer is {config['optimizer']})")
     if config["task"] == "rank" and config["batch_size"] < 2:

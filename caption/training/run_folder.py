@@ -26,10 +26,13 @@ Nothing is lost, whatever moment the process dies (SIGKILL included):
   previous checkpoint is intact.
 """
 import contextlib
+import errno
 import fcntl
+import itertools
 import json
 import os
 import pathlib
+import secrets
 import shutil
 
 import numpy as np
@@ -81,17 +84,61 @@ class RunFolder:
         self.path = pathlib.Path(path)
 
     @classmethod
-    def create(cls, path, files, fill=None,
+    def create(cls, path, files, fill=None, numbered=False,
                advice="continue a run with --resume {path}, or choose another --out"):
         """A new run folder holding ``files`` (name -> text: the config and vocabulary),
         and whatever ``fill(run)`` writes into it (``caption.export``: the checkpoint).
 
-        RunError if ``path`` exists and holds anything. The files are written
-        into ``.NAME.creating`` beside it, which is then renamed to ``path``:
-        a kill meanwhile leaves no half-made run (the leftover is replaced by
-        the next attempt).
+        RunError if ``path`` exists and holds anything; with ``numbered`` (a default name
+        such as runs/caption-DATE, which two processes started in the same second share)
+        the first free one of ``path``, ``path-2``, ``path-3``... is taken instead. The
+        files are written into a staging folder of this process alone
+        (``.NAME.creating-PID-RANDOM`` beside it), which is then renamed to ``path``: a
+        kill meanwhile leaves no half-made run, and two processes never share a staging
+        folder nor delete each other's.
         """
         path = pathlib.Path(path)
+        if path.name in ("", ".."):   # "." or "..": the folder's own name, to rename onto
+            path = pathlib.Path(os.path.abspath(path))
+        if not numbered:
+            cls._check_free(path, advice)              # before any work, when it can be told
+        parent = path.parent
+        staging = parent / f".{path.name}.creating-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            staging.mkdir()
+            for name, text in files.items():
+                write_atomic(staging / name, text)
+            if fill is not None:
+                fill(cls(staging))
+            for number in itertools.count(1):
+                target = path if number == 1 else path.with_name(f"{path.name}-{number}")
+                try:
+                    cls._check_free(target, advice)
+                    os.rename(staging, target)   # onto nothing, or onto an empty folder
+                    return cls(target)
+                except RunError:
+                    if not numbered:
+                        raise
+                except OSError as error:
+                    if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                    if not numbered:
+                        raise RunError(f"{target}: another process created a run there "
+                                       f"meanwhile; {advice.format(path=target)}") from None
+        except OSError as error:
+            raise RunError(f"{path}: cannot create the run folder "
+                           f"({error.strerror or error})") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)   # ours alone; gone once renamed
+
+    @staticmethod
+    def _check_free(path, advice):
+        """RunError unless ``path`` is nothing or an empty folder other than the current one
+        (renaming onto it would leave the user's shell in a removed folder)."""
+        if path.is_symlink():
+            raise RunError(f"{path}: a symbolic link; a run folder is created, never reached "
+                           f"through a link: {advice.format(path=path)}")
         if path.exists() and not path.is_dir():
             raise RunError(f"{path}: exists and is not a folder; "
                            f"{advice.format(path=path)}")
@@ -99,24 +146,9 @@ class RunFolder:
             held = "a run" if (path / CONFIG).exists() else "files"
             raise RunError(f"{path}: the folder already holds {held}; "
                            f"{advice.format(path=path)} (nothing was written)")
-        staging = path.with_name(f".{path.name}.creating")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir()
-            for name, text in files.items():
-                write_atomic(staging / name, text)
-            if fill is not None:
-                fill(cls(staging))
-            os.replace(staging, path)   # onto nothing, or onto an empty folder
-        except OSError as error:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise RunError(f"{path}: cannot create the run folder "
-                           f"({error.strerror or error})") from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return cls(path)
+        if path.is_dir() and pathlib.Path.cwd().resolve().is_relative_to(path.resolve()):
+            raise RunError(f"{path}: the current folder; name a new folder to create "
+                           f"(nothing was written)")
 
     @classmethod
     def open(cls, path):
@@ -176,7 +208,10 @@ class RunFolder:
                            f"({error.strerror or error})") from None
 
     def read_log(self):
-        """The records of log.jsonl; a torn last line (a kill mid-append) is left out."""
+        """The records of log.jsonl; a torn last line (a kill mid-append) is left out.
+
+        RunError naming the line if a record is not a JSON object with an integer epoch
+        (a hand-edited or damaged log)."""
         path = self.file(LOG)
         if not path.exists():
             return []
@@ -189,16 +224,21 @@ class RunFolder:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 if number == len(lines):
                     break
                 raise RunError(f"{path}: line {number} is not valid JSON") from None
+            epoch = record.get("epoch") if isinstance(record, dict) else None
+            if isinstance(epoch, bool) or not isinstance(epoch, int):
+                raise RunError(f"{path}: line {number} is not a record of the run (a JSON "
+                               f"object with an integer 'epoch'); the log is damaged")
+            records.append(record)
         return records
 
     def resume_log(self, epoch):
         """Keep only the log records of epochs up to ``epoch`` (the checkpoint resumed from)."""
-        records = [r for r in self.read_log() if r.get("epoch", 0) <= epoch]
+        records = [r for r in self.read_log() if r["epoch"] <= epoch]
         write_atomic(self.file(LOG), "".join(json.dumps(r) + "\n" for r in records))
 
     def write_metrics(self, metrics):
