@@ -15,6 +15,7 @@ same model from any working directory.
 import argparse
 import json
 import math
+import os
 import pathlib
 import time
 from dataclasses import dataclass
@@ -288,6 +289,9 @@ def resolve(args):
     On ``--resume`` the run's own config.json is read back and checked (see
     ``resume_config``); ``--out`` is the run folder to create.
     """
+    for name in ("config", "out", "resume"):   # '~/x' quoted past the shell: the home folder
+        if getattr(args, name):
+            setattr(args, name, os.path.expanduser(getattr(args, name)))
     if args.resume:
         return resume_config(args), pathlib.Path(args.resume)
     from_file = read_config_file(args.config) if args.config else {}
@@ -369,6 +373,10 @@ def check_saved(config, where):
                 continue
             raise ConfigError(f"{where}: the setting {key!r} is missing")
         check_value(key, config[key], f"{where}: {key!r}")
+    for key in DERIVED:   # the run writes them with its config: a file without is damaged
+        if key not in config:
+            raise ConfigError(f"{where}: the setting {key!r} is missing (written by the run "
+                              f"itself, never chosen; the file was edited or damaged)")
     for key in set(config) - set(DEFAULTS[task]) - {"task"}:
         if key not in DERIVED:
             raise ConfigError(f"{where}: {key!r} is not a setting of --task {task}")
