@@ -11,15 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .data.files import write_json_atomic
-from .data.flickr8k import read_captions
-from .data.flickr8k_judgments import read_crowdflower, read_expert
+from .data.files import check_output, write_json_atomic
+from .data.flickr8k import TOKEN_FILE, read_captions
+from .data.flickr8k_judgments import CROWDFLOWER_FILE, EXPERT_FILE, read_crowdflower, read_expert
 from .metrics.agreement import METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, agreement
 from .metrics.ptb_java import java_tokenize
 from .metrics.tokenize import tokenize
 from .shell.errors import command
 from .shell.paths import user_path
-from .training.config import ConfigError
 
 SETS = {"expert": "Flickr8k-Expert", "crowdflower": "Flickr8k-CrowdFlower"}
 
@@ -75,14 +74,16 @@ def parse_args(argv):
                              "CLIPScore does, instead of caption.metrics.tokenize")
     parser.add_argument("--json", metavar="OUT", type=user_path,
                         help="also write the figures to OUT: {set: {metric: {tau, pairs}}}")
+    parser.add_argument("--force", action="store_true", help="replace --json OUT if it exists")
     return parser.parse_args(argv)
 
 
 @command
 def main(argv=None):
     args = parse_args(argv)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ConfigError(f"--json {args.json}: its folder does not exist")
+    if args.json:
+        inputs = [Path(args.text_dir) / name for name in (TOKEN_FILE, EXPERT_FILE, CROWDFLOWER_FILE)]
+        check_output(args.json, "--json", inputs, args.force)
     captions = read_captions(args.text_dir)
     expert = read_expert(args.text_dir, captions)
     crowdflower = read_crowdflower(args.text_dir, captions)

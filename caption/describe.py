@@ -15,7 +15,10 @@ stderr beside its caption.
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from .data.files import check_output
+from .evaluation.attention_maps import SUFFIXES
 from .evaluation.new_images import (SHAPES_ONLY, attention_map, caption_records, decode_images,
                                     unfamiliar)
 from .models.device import DEVICES, pick_device
@@ -45,6 +48,7 @@ def parser():
                    help="draw, for each word of the best caption, the attention over the small "
                         "CNN's 8x8 regions on the image, into one PNG (a row per image); needs a "
                         "run with attention (--cnn small --attention N, the train defaults)")
+    p.add_argument("--force", action="store_true", help="replace --attention-map if it exists")
     return p
 
 
@@ -69,6 +73,10 @@ def main(argv=None):
                           f"per image")
     if args.max_length is not None:
         check_value("max_length", args.max_length, f"--max-length {args.max_length}")
+    if args.attention_map:   # never over an input; the run's files are inputs too
+        run_files = list(Path(args.run).glob("*")) if Path(args.run).is_dir() else []
+        check_output(args.attention_map, "--attention-map", [*args.images, *run_files],
+                     args.force, suffixes=SUFFIXES)
     model, vocab, config = open_model(args.run, args.checkpoint, args.device)
     if config["task"] != "caption":
         raise ConfigError(f"--run {args.run}: a {config['task']} run; describing images needs "

@@ -10,27 +10,31 @@ not be one of the inputs.
 """
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
+from .data.files import check_output
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
 from .shell.paths import user_path
 from .shell.threads import add_threads_flag, cpu_threads
-from .training.config import ConfigError
+
+
+MAX_SHARDS = 100_000   # more than any dataset's images would need; not a memory blow-up
 
 
 def shard(text):
-    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n."""
+    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n <= MAX_SHARDS."""
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 2/8), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 2/8), got {text[:40]!r}") from None
     if not 1 <= i <= n:
-        raise argparse.ArgumentTypeError(f"{text}: i must be between 1 and n")
+        raise argparse.ArgumentTypeError(f"{text[:40]}: i must be between 1 and n")
+    if n > MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"{text[:40]}: at most {MAX_SHARDS} shards")
     return i, n
 
 
@@ -66,15 +70,8 @@ def parser():
 
 
 def check_out(args):
-    """--out must be new and none of the inputs."""
-    out = Path(args.out)
-    if out.exists():
-        raise ConfigError(f"--out {out}: the file exists; choose another name (or delete it)")
-    inputs = [Path(args.data)] + [Path(p) for p in args.merge or []]
-    if args.images:
-        inputs.append(Path(args.images))
-    if any(out.resolve() == path.resolve() for path in inputs):
-        raise ConfigError(f"--out {out}: that is one of the inputs")
+    """--out must be a new file, none of the inputs (caption/data/files.py ``check_output``)."""
+    check_output(args.out, "--out", [args.data, *(args.merge or [])])
 
 
 @command

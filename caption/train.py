@@ -34,6 +34,8 @@ def train_and_test(args, config, out):
         with resumable(out, config) as run:   # locked and checked before any data is loaded
             task = build_task(config, load_vocabulary(run), progress=not args.quiet)
             return train_in(run, task, config, args)
+    if args.out is not None:
+        RunFolder.check_free(out)   # a taken --out is refused before any data is loaded
     task = build_task(config, progress=not args.quiet)   # all of it before anything is written
     run = RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
                                  "vocab.json": task.vocab.to_json(),

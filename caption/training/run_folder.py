@@ -45,6 +45,7 @@ from ..data.files import read_text, write_atomic as write_whole
 
 CONFIG, VOCAB, LOG, METRICS = "config.json", "vocab.json", "log.jsonl", "metrics.json"
 CHECKPOINTS = ("best", "last")
+ADVICE = "continue a run with --resume {path}, or choose another --out"
 
 
 class RunError(ValueError):
@@ -84,8 +85,7 @@ class RunFolder:
         self.path = pathlib.Path(path)
 
     @classmethod
-    def create(cls, path, files, fill=None, numbered=False,
-               advice="continue a run with --resume {path}, or choose another --out"):
+    def create(cls, path, files, fill=None, numbered=False, advice=None):
         """A new run folder holding ``files`` (name -> text: the config and vocabulary),
         and whatever ``fill(run)`` writes into it (``caption.export``: the checkpoint).
 
@@ -97,12 +97,15 @@ class RunFolder:
         kill meanwhile leaves no half-made run, and two processes never share a staging
         folder nor delete each other's.
         """
-        path = pathlib.Path(path)
+        path, advice = pathlib.Path(path), advice or ADVICE
         if path.name in ("", ".."):   # "." or "..": the folder's own name, to rename onto
             path = pathlib.Path(os.path.abspath(path))
         if not numbered:
-            cls._check_free(path, advice)              # before any work, when it can be told
+            cls.check_free(path, advice)              # before any work, when it can be told
         parent = path.parent
+        if (parent.exists() or parent.is_symlink()) and not parent.is_dir():
+            raise RunError(f"{path}: {parent} is not a folder (a file, or a symbolic link "
+                           f"that leads to none)")
         staging = parent / f".{path.name}.creating-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +117,7 @@ class RunFolder:
             for number in itertools.count(1):
                 target = path if number == 1 else path.with_name(f"{path.name}-{number}")
                 try:
-                    cls._check_free(target, advice)
+                    cls.check_free(target, advice)
                     os.rename(staging, target)   # onto nothing, or onto an empty folder
                     return cls(target)
                 except RunError:
@@ -133,9 +136,10 @@ class RunFolder:
             shutil.rmtree(staging, ignore_errors=True)   # ours alone; gone once renamed
 
     @staticmethod
-    def _check_free(path, advice):
+    def check_free(path, advice=None):
         """RunError unless ``path`` is nothing or an empty folder other than the current one
         (renaming onto it would leave the user's shell in a removed folder)."""
+        path, advice = pathlib.Path(path), advice or ADVICE
         if path.is_symlink():
             raise RunError(f"{path}: a symbolic link; a run folder is created, never reached "
                            f"through a link: {advice.format(path=path)}")
