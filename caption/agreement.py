@@ -13,8 +13,11 @@ from pathlib import Path
 
 from .data.files import check_output, write_json_atomic
 from .data.flickr8k import TOKEN_FILE, read_captions
-from .data.flickr8k_judgments import CROWDFLOWER_FILE, EXPERT_FILE, read_crowdflower, read_expert
-from .metrics.agreement import METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, agreement
+from .data.flickr8k_judgments import (CROWDFLOWER_FILE, EXPERT_FILE, read_crowdflower,
+                                      read_expert)
+from .data.karpathy import DatasetError
+from .metrics.agreement import (METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, NothingToScore,
+                                agreement)
 from .metrics.ptb_java import java_tokenize
 from .metrics.tokenize import tokenize
 from .shell.errors import command
@@ -82,7 +85,8 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     if args.json:
-        inputs = [Path(args.text_dir) / name for name in (TOKEN_FILE, EXPERT_FILE, CROWDFLOWER_FILE)]
+        inputs = [Path(args.text_dir) / name
+                  for name in (TOKEN_FILE, EXPERT_FILE, CROWDFLOWER_FILE)]
         check_output(args.json, "--json", inputs, args.force)
     captions = read_captions(args.text_dir)
     expert = read_expert(args.text_dir, captions)
@@ -93,7 +97,11 @@ def main(argv=None):
         texts = sorted({raw for refs in references.values() for raw in refs})
         cut = dict(zip(texts, java_tokenize(texts))).__getitem__
         tokenizer = "the Java PTBTokenizer (stanford-corenlp 3.4.1, run as pycocoevalcap runs it)"
-    result, skipped = agreement(references, expert, crowdflower, cut, args.meteor)
+    try:
+        result, skipped = agreement(references, expert, crowdflower, cut, args.meteor)
+    except NothingToScore as error:
+        judged = {"expert": EXPERT_FILE, "crowdflower": CROWDFLOWER_FILE}[error.name]
+        raise DatasetError(f"{Path(args.text_dir) / judged}: {error}") from None
     print(format_table(result, skipped, tokenizer))
     if args.json:
         write_json_atomic(args.json, result)

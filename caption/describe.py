@@ -32,8 +32,9 @@ def parser():
     p = argparse.ArgumentParser(prog="python -m caption.describe",
                                 description="Describe images with a trained caption generator.")
     p.add_argument("images", nargs="+", metavar="IMG", type=user_path, help="image files")
-    p.add_argument("--run", required=True, type=user_path, help="run folder written by python -m caption.train "
-                                                "(or caption.export, e.g. weights/shapes-captioner)")
+    p.add_argument("--run", required=True, type=user_path,
+                   help="run folder written by python -m caption.train "
+                        "(or caption.export, e.g. weights/shapes-captioner)")
     p.add_argument("--beam", type=int, default=3,
                    help=f"beam width (1: greedy; {RULES['beam'].allowed()})")
     p.add_argument("--top", type=int, default=1, help="captions per image (at most --beam)")

@@ -40,7 +40,8 @@ def parser():
                     "table (R@1/5/10, median rank, both directions). Prints a table, writes "
                     "RUN/evaluation-SPLIT.json and the HTML report RUN/report.html.")
     add = p.add_argument
-    add("--run", required=True, metavar="RUN", type=user_path, help="run folder written by python -m caption.train")
+    add("--run", required=True, metavar="RUN", type=user_path,
+        help="run folder written by python -m caption.train")
     add("--split", default="test", choices=("train", "val", "test"), help="split to score (default: test)")
     add("--beam", type=int, default=1, metavar="K",
         help="beam width for caption runs; 1 (default) is greedy decoding, as in the validation "

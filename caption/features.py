@@ -55,14 +55,17 @@ def parser():
                                             "frozen pretrained CNN into an HDF5 feature file "
                                             "(resumable). --merge joins --shard outputs.")
     p.add_argument("--data", required=True, type=user_path, help="Karpathy split JSON")
-    p.add_argument("--images", type=user_path, help="image folder (default: an images/ folder beside the JSON, "
-                                    "or the JSON's own folder)")
+    p.add_argument("--images", type=user_path,
+                   help="image folder (default: an images/ folder beside the JSON, "
+                        "or the JSON's own folder)")
     p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="vgg16")
-    p.add_argument("--out", required=True, type=user_path, help="output HDF5 file (must not exist yet)")
+    p.add_argument("--out", required=True, type=user_path,
+                   help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
     p.add_argument("--shard", type=shard, metavar="I/N",
                    help="encode only slice I of N (e.g. 3/8); merge the outputs after")
-    p.add_argument("--merge", nargs="+", metavar="SHARD", type=user_path, help="join these shard files into --out")
+    p.add_argument("--merge", nargs="+", metavar="SHARD", type=user_path,
+                   help="join these shard files into --out")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--quiet", action="store_true")
     add_threads_flag(p)
@@ -71,7 +74,7 @@ def parser():
 
 def check_out(args):
     """--out must be a new file, none of the inputs (caption/data/files.py ``check_output``)."""
-    check_output(args.out, "--out", [args.data, *(args.merge or [])])
+    check_output(args.out, "--out", [args.data, *(args.merge or [])], force=None)
 
 
 @command

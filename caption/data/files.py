@@ -67,11 +67,11 @@ def read_json(path):
 def check_output(path, flag, inputs=(), force=False, suffixes=None):
     """OutputError unless ``path``, the value of ``flag``, may be written.
 
-    It must be a new file, or with ``force`` an existing regular file, in an
-    existing folder; not a symbolic link (a write would land elsewhere); not
-    one of ``inputs`` (the files the command reads, compared as files, so a
-    hard link or another spelling is caught too); and with ``suffixes`` (a
-    collection of lower-case extensions), end in one of them.
+    It must be a new file, or with ``force`` an existing regular file (``force`` None:
+    the command has no --force flag), in an existing folder; not a symbolic link (a
+    write would land elsewhere); not one of ``inputs`` (the files the command reads,
+    compared as files, so a hard link or another spelling is caught too); and with
+    ``suffixes`` (a collection of lower-case extensions), end in one of them.
     """
     shown = f"{flag} {path}"
     if not str(path).strip() or "\0" in str(path):
@@ -102,8 +102,9 @@ def check_output(path, flag, inputs=(), force=False, suffixes=None):
                     raise OutputError(f"{shown}: that is one of the command's own inputs "
                                       f"({source}); choose another file")
         if not force:
-            raise OutputError(f"{shown}: exists already; pass --force to replace it, or "
-                              f"choose another file")
+            how = "choose another file" if force is None else ("pass --force to replace it, "
+                                                               "or choose another file")
+            raise OutputError(f"{shown}: exists already; {how}")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ file and the line.
     python -m caption.data.flickr8k TEXT_DIR --out dataset_flickr8k.json [--force]
 """
 import argparse
+import codecs
 import re
 import sys
 from pathlib import Path
@@ -55,6 +56,7 @@ def read_lines(path):
             data = f.read()
     except OSError as err:
         raise DatasetError(f"{path}: cannot read it: {err.strerror or err}") from err
+    data = data.removeprefix(codecs.BOM_UTF8)   # an editor's byte-order mark is no text
     lines = []
     for number, line in enumerate(data.splitlines(), start=1):
         try:
