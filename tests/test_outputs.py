@@ -180,3 +180,16 @@ def test_features_out_through_a_symlink_loop_is_refused(tiny, tmp_path, capsys):
     one_line(capsys, loop, "symbolic link")
     assert train.main(["--data", str(tiny), "--out", str(loop / "run"), "--quiet"]) == 1
     one_line(capsys, loop, "not a folder")
+
+
+def test_a_failed_hdf5_write_names_the_callers_file(tmp_path, monkeypatch):
+    import nnscratch.io
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(nnscratch.io.os, "replace", full)
+    with pytest.raises(OSError) as info:
+        nnscratch.io.save(tmp_path / "w.h5", {"w": np.zeros(2, np.float32)})
+    assert info.value.filename == str(tmp_path / "w.h5") and info.value.errno == errno.ENOSPC
+    assert os.listdir(tmp_path) == []

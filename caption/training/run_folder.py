@@ -283,9 +283,9 @@ class RunFolder:
             metadata = nnscratch.io.load_metadata(path)
         except (OSError, ValueError) as error:
             raise RunError(f"{path}: not a checkpoint ({error})") from None
-        if "progress" not in metadata:
+        if not isinstance(metadata.get("progress"), dict):
             raise RunError(f"{path}: not a checkpoint written by python -m caption.train "
-                           f"(no progress in its metadata)")
+                           f"(no progress object in its metadata)")
 
     def load_checkpoint(self, name, model, optimizer=None):
         """Load ``name``.h5 into ``model`` (and ``optimizer``); returns the progress dict."""
