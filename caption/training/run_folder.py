@@ -2,6 +2,7 @@
 
     RUN/config.json     the resolved configuration (defaults, --config file, flags)
     RUN/vocab.json      the vocabulary the model was trained with
+    RUN/data_digest.json  the SHA-256 of its dataset and feature files (data_digest.py)
     RUN/best.h5         the checkpoint with the best validation score (thesis §3.3)
     RUN/last.h5         the latest checkpoint (to resume)
     RUN/log.jsonl       one JSON object per validation, appended as it happens
@@ -14,8 +15,10 @@ exactly where the interrupted one stopped.
 Nothing is lost, whatever moment the process dies (SIGKILL included):
 
 - ``RunFolder.create`` refuses a folder that already holds anything, and
-  makes the new one whole or not at all; ``RunFolder.open`` creates nothing.
-- Every file that matters is written aside (``.NAME.tmp``) and renamed into
+  makes the new one whole or not at all, in a staging folder of its own
+  process; ``RunFolder.open`` creates nothing (``resume.resumable`` opens a
+  run to go on training it).
+- Every file that matters is written aside (``.NAME.*.tmp``) and renamed into
   place, so a kill mid-write leaves the previous file whole; the leftover
   temporary file is removed when the run is resumed.
 - At the end of an epoch the writes go best, log, last (caption/training/loop.py):
