@@ -76,6 +76,7 @@ def test_a_last_checkpoint_that_is_a_folder_is_refused(run, capsys):
     ({"step": -3}, "step"),
     ({"rng": {"bit_generator": "nonsense"}}, "rng"),
     ({"best": "high"}, "best"),
+    ({"lr": float("nan")}, "lr"),
 ])
 def test_a_damaged_progress_is_refused(run, capsys, progress, field):
     with h5py.File(run / "last.h5", "r+") as f:

@@ -17,6 +17,7 @@ A folder that fails any of these raises RunError, naming the file and what
 is wrong, and nothing in it has changed.
 """
 import contextlib
+import math
 
 import numpy as np
 
@@ -27,9 +28,16 @@ from .data_digest import check_digest
 from .run_folder import METRICS, RunError, RunFolder
 
 # The progress a training checkpoint records (caption/training/loop.py, new_state), and what
-# each must be.
-PROGRESS = {"epoch": int, "step": int, "step_in_epoch": int, "loss_sum": float,
-            "bad_epochs": int, "lr": float, "rng": dict}
+# each field must be (FITS).
+PROGRESS = {"epoch": "count", "step": "count", "step_in_epoch": "count", "bad_epochs": "count",
+            "loss_sum": "number", "lr": "number", "rng": "object"}
+FITS = {
+    "count": ("a non-negative integer",
+              lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    "number": ("a finite number", lambda v: isinstance(v, (int, float))
+               and not isinstance(v, bool) and math.isfinite(v)),
+    "object": ("an object", lambda v: isinstance(v, dict)),
+}
 
 
 @contextlib.contextmanager
@@ -73,25 +81,26 @@ def best_is_a_training_checkpoint(run):
 
 
 def check_progress(path, progress):
-    """RunError unless ``progress`` (a checkpoint's) holds every field of PROGRESS, each
-    of its type, counts not negative, and a generator state NumPy accepts."""
+    """RunError unless ``progress`` (a checkpoint's) holds every field of PROGRESS as FITS
+    says, a positive learning rate, and a generator state NumPy accepts."""
     if not isinstance(progress, dict):
         raise RunError(f"{path}: the progress in its metadata is not an object; "
                        f"the checkpoint is damaged")
     for key, kind in PROGRESS.items():
-        value = progress.get(key)
-        ok = (isinstance(value, (int, float)) if kind is float else isinstance(value, kind))
-        if not ok or isinstance(value, bool) or (kind is int and value < 0):
-            raise RunError(f"{path}: progress field {key!r} is {value!r}, expected "
-                           f"{'a non-negative integer' if kind is int else kind.__name__}; "
-                           f"the checkpoint is damaged")
+        wanted, fits = FITS[kind]
+        if not fits(progress.get(key)):
+            raise RunError(f"{path}: progress field {key!r} is {progress.get(key)!r}, "
+                           f"expected {wanted}; the checkpoint is damaged")
+    if progress["lr"] <= 0:
+        raise RunError(f"{path}: progress field 'lr' is {progress['lr']!r}, expected a "
+                       f"positive number; the checkpoint is damaged")
     if progress["step_in_epoch"] > progress["step"]:
         raise RunError(f"{path}: progress field 'step_in_epoch' ({progress['step_in_epoch']}) "
                        f"exceeds 'step' ({progress['step']}); the checkpoint is damaged")
     best = progress.get("best")
-    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
-        raise RunError(f"{path}: progress field 'best' is {best!r}, expected a number or "
-                       f"null; the checkpoint is damaged")
+    if best is not None and not FITS["number"][1](best):
+        raise RunError(f"{path}: progress field 'best' is {best!r}, expected a finite number "
+                       f"or null; the checkpoint is damaged")
     try:
         np.random.default_rng().bit_generator.state = progress["rng"]
     except (TypeError, ValueError, KeyError) as error:
