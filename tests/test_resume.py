@@ -150,3 +150,12 @@ def test_a_tilde_in_path_flags_is_the_home_folder(finished, tmp_path, monkeypatc
     assert train.main(["--config", "~/c.json", "--out", "~/x", "--max-steps", "1",
                        "--quiet"]) == 0
     assert (tmp_path / "x" / "config.json").exists() and not pathlib.Path("~").exists()
+
+
+@pytest.mark.parametrize("flag", ["--resume", "--config"])
+def test_an_empty_resume_or_config_is_refused_not_ignored(tmp_path, capsys, monkeypatch, flag):
+    monkeypatch.chdir(tmp_path)
+    assert train.main([flag, "", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} '': an empty path") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

@@ -290,8 +290,12 @@ def resolve(args):
     ``resume_config``); ``--out`` is the run folder to create.
     """
     for name in ("config", "out", "resume"):   # '~/x' quoted past the shell: the home folder
-        if getattr(args, name):
-            setattr(args, name, os.path.expanduser(getattr(args, name)))
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{name} {value!r}: an empty path; name the "
+                              f"{'file' if name == 'config' else 'run folder'}")
+        if value is not None:
+            setattr(args, name, os.path.expanduser(value))
     if args.resume:
         return resume_config(args), pathlib.Path(args.resume)
     from_file = read_config_file(args.config) if args.config else {}
@@ -313,8 +317,6 @@ def resolve(args):
     for key in ("data", "images", "features"):
         if config[key] is not None:
             config[key] = absolute_path(config[key], sources[key])
-    if args.out is not None and not args.out.strip():
-        raise ConfigError("--out '': an empty path; name the run folder to create")
     out = args.out or f"runs/{task}-{time.strftime('%Y%m%d-%H%M%S')}"
     return config, pathlib.Path(out)
 
