@@ -12,7 +12,7 @@ import pytest
 
 from caption import train
 from caption.data.shapes import build_shapes
-from caption.training.run_folder import RunFolder
+from caption.training.run_folder import RunError, RunFolder
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "weights" / "shapes-captioner"
@@ -134,6 +134,17 @@ def test_two_processes_never_share_a_staging_folder(tmp_path):
     assert (first.path.name, second.path.name) == ("run", "run-2")
     assert (foreign / "config.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == [foreign.name, "run", "run-2"]
+
+
+def test_two_processes_that_both_found_the_name_free_get_two_folders(tmp_path, monkeypatch):
+    first = RunFolder.create(tmp_path / "run", {"config.json": "1"}, numbered=True)
+    monkeypatch.setattr(RunFolder, "check_free", staticmethod(lambda path, advice=None: None))
+    second = RunFolder.create(tmp_path / "run", {"config.json": "2"}, numbered=True)
+    assert (first.path / "config.json").read_text() == "1"
+    assert second.path.name == "run-2" and (second.path / "config.json").read_text() == "2"
+    with pytest.raises(RunError, match="another process created a run there meanwhile"):
+        RunFolder.create(tmp_path / "run", {"config.json": "3"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run-2"]
 
 
 def test_a_finished_runs_config_starts_a_new_run(finished, tmp_path):
