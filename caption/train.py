@@ -11,9 +11,9 @@ from .shell.errors import command
 from .shell.threads import add_threads_flag, cpu_threads
 from .training.build import build_task, load_vocabulary
 from .training.config import parser, resolve
+from .training.data_digest import DIGEST, digest
 from .training.loop import train
 from .training.optimizers import build_optimizer
-from .training.data_digest import DIGEST, digest
 from .training.resume import resumable
 from .training.run_folder import RunFolder
 

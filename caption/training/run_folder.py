@@ -117,26 +117,33 @@ class RunFolder:
                 write_atomic(staging / name, text)
             if fill is not None:
                 fill(cls(staging))
-            for number in itertools.count(1):
-                target = path if number == 1 else path.with_name(f"{path.name}-{number}")
-                try:
-                    cls.check_free(target, advice)
-                    os.rename(staging, target)   # onto nothing, or onto an empty folder
-                    return cls(target)
-                except RunError:
-                    if not numbered:
-                        raise
-                except OSError as error:
-                    if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                        raise
-                    if not numbered:
-                        raise RunError(f"{target}: another process created a run there "
-                                       f"meanwhile; {advice.format(path=target)}") from None
+            return cls(cls._publish(staging, path, numbered, advice))
         except OSError as error:
             raise RunError(f"{path}: cannot create the run folder "
                            f"({error.strerror or error})") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)   # ours alone; gone once renamed
+
+    @classmethod
+    def _publish(cls, staging, path, numbered, advice):
+        """Rename the finished ``staging`` folder to ``path`` (or with ``numbered`` to the
+        first free of path-2, path-3...); returns where it went. The rename itself is what
+        decides between two processes: it fails onto a folder that holds anything."""
+        for number in itertools.count(1):
+            target = path if number == 1 else path.with_name(f"{path.name}-{number}")
+            try:
+                cls.check_free(target, advice)
+                os.rename(staging, target)   # onto nothing, or onto an empty folder
+                return target
+            except RunError:
+                if not numbered:
+                    raise
+            except OSError as error:
+                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                if not numbered:
+                    raise RunError(f"{target}: another process created a run there "
+                                   f"meanwhile; {advice.format(path=target)}") from None
 
     @staticmethod
     def check_free(path, advice=None):
