@@ -87,6 +87,13 @@ def test_a_damaged_progress_is_refused(run, capsys, progress, field):
     refused(capsys, run, "last.h5", field)
 
 
+def test_a_vocabulary_that_no_longer_fits_the_checkpoint_is_refused(run, capsys):
+    vocab = json.loads((run / "vocab.json").read_text())
+    vocab["words"].append("zzzz")
+    (run / "vocab.json").write_text(json.dumps(vocab))
+    refused(capsys, run, "last.h5", "the run's model has")
+
+
 def test_a_log_line_that_is_not_a_record_is_refused(run, capsys):
     with open(run / "log.jsonl", "a") as f:
         f.write("[1, 2]\n{\"epoch\": 2}\n")

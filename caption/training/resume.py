@@ -6,7 +6,7 @@ expensive work), that the run can go on:
 
 - its config.json and vocab.json read back;
 - its ``last`` checkpoint is a file whose progress (epoch, step, generator
-  state...) is whole; a run with no ``last`` is resumable only if it was
+  state...) is whole, and whose parameters have the shapes of the run's model; a run with no ``last`` is resumable only if it was
   killed before its first one (it starts over): an exported model
   (``caption.export``, weights/shapes-captioner, whose ``best`` holds the
   parameters alone) or a finished run without ``last`` is refused;
@@ -23,7 +23,7 @@ import numpy as np
 
 import nnscratch.io
 
-from .build import load_vocabulary
+from .build import build_model, load_vocabulary
 from .data_digest import check_digest
 from .run_folder import METRICS, RunError, RunFolder
 
@@ -46,24 +46,38 @@ def resumable(path, config):
     config.json, as resolved); RunError, with nothing changed, if it is not."""
     run = RunFolder.open(path)
     with run.lock():
-        load_vocabulary(run)
-        check_last(run)
+        vocab = load_vocabulary(run)
+        check_last(run, config, vocab)
         run.read_log()       # every line a record
         check_digest(run, config)
         yield run
 
 
-def check_last(run):
-    """RunError unless ``last`` is a whole training checkpoint, or the run was killed
-    before it wrote its first one (then it starts over)."""
+def check_last(run, config, vocab):
+    """RunError unless ``last`` is a whole training checkpoint of the run's model, or the
+    run was killed before it wrote its first one (then it starts over)."""
     path = run.file("last.h5")
     if path.exists() or path.is_symlink():
         run.check_checkpoint("last")
         check_progress(path, nnscratch.io.load_metadata(path)["progress"])
+        check_shapes(path, build_model(config, vocab, np.random.default_rng(0)))
     elif run.file(METRICS).exists() or not best_is_a_training_checkpoint(run):
         raise RunError(f"{path}: missing, so the run cannot be resumed (an exported model, "
                        f"or a run whose last checkpoint was removed); to train again, start "
                        f"a new run with --config {run.file('config.json')} --out NEW_FOLDER")
+
+
+def check_shapes(path, model):
+    """RunError unless the checkpoint ``path`` declares every parameter of ``model`` with
+    its shape (read from the file's headers: no array is read)."""
+    declared = nnscratch.io.inspect(path)
+    for key, parameter in model.state_dict().items():
+        shape = declared.get(f"model/{key}", (None,))[0]
+        if shape != tuple(parameter.shape):
+            found = "missing" if shape is None else f"of shape {shape}"
+            raise RunError(f"{path}: parameter {key!r} is {found}, the run's model has "
+                           f"{tuple(parameter.shape)} (config.json or vocab.json changed, or "
+                           f"the checkpoint is another run's)")
 
 
 def best_is_a_training_checkpoint(run):
