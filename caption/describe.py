@@ -16,11 +16,15 @@ stderr beside its caption.
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from .data.files import check_output
+from .evaluation.attention_maps import SUFFIXES
 from .evaluation.new_images import (SHAPES_ONLY, attention_map, caption_records, decode_images,
                                     unfamiliar)
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.paths import user_path
 from .shipped import DEFAULT_CAPTIONER, find_run
 from .training.build import open_model
 from .training.config import RULES, ConfigError, check_value
@@ -29,7 +33,7 @@ from .training.config import RULES, ConfigError, check_value
 def parser():
     p = argparse.ArgumentParser(prog="python -m caption.describe",
                                 description="Describe images with a trained caption generator.")
-    p.add_argument("images", nargs="+", metavar="IMG", help="image files")
+    p.add_argument("images", nargs="+", metavar="IMG", type=user_path, help="image files")
     p.add_argument("--run", type=find_run, default=find_run(DEFAULT_CAPTIONER),
                    help=f"run folder written by python -m caption.train or caption.export, or a "
                         f"shipped model: {DEFAULT_CAPTIONER} (the default: people, dogs and "
@@ -45,10 +49,11 @@ def parser():
     p.add_argument("--device", choices=DEVICES, default=None,
                    help="where to run (default: the run's own)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--attention-map", metavar="OUT.png",
+    p.add_argument("--attention-map", metavar="OUT.png", type=user_path,
                    help="draw, for each word of the best caption, the attention over the CNN's "
                         "regions (14x14 over a photo, 8x8 for the shapes model) on the image, "
                         "into one PNG (a row per image); needs a run with attention")
+    p.add_argument("--force", action="store_true", help="replace --attention-map if it exists")
     return p
 
 
@@ -69,6 +74,10 @@ def main(argv=None):
                           f"per image")
     if args.max_length is not None:
         check_value("max_length", args.max_length, f"--max-length {args.max_length}")
+    if args.attention_map:   # never over an input; the run's files are inputs too
+        run_files = list(Path(args.run).glob("*")) if Path(args.run).is_dir() else []
+        check_output(args.attention_map, "--attention-map", [*args.images, *run_files],
+                     args.force, suffixes=SUFFIXES)
     model, vocab, config = open_model(args.run, args.checkpoint, args.device)
     if config["task"] != "caption":
         raise ConfigError(f"--run {args.run}: a {config['task']} run; describing images needs "

@@ -26,6 +26,7 @@ import sys
 
 from .models.device import DEVICES
 from .shell.errors import command
+from .shell.paths import user_path
 from .shell.threads import add_threads_flag, cpu_threads
 from .shipped import find_run, is_shipped
 from .training.build import open_task
@@ -45,7 +46,7 @@ def parser():
     add("--run", required=True, metavar="RUN", type=find_run,
         help="run folder written by python -m caption.train, or a shipped model "
              "(flickr8k-captioner, weights/shapes-captioner)")
-    add("--out", metavar="FOLDER",
+    add("--out", metavar="FOLDER", type=user_path,
         help="where to write the evaluation JSON and the report (default: the run folder; for "
              "a shipped model, ./NAME-evaluation)")
     add("--split", default="test", choices=("train", "val", "test"), help="split to score (default: test)")

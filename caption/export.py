@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from .shell.errors import command
+from .shell.paths import user_path
 from .shipped import find_run
 from .training.build import build_model, load_vocabulary
 from .training.run_folder import METRICS, RunFolder, read_json
@@ -47,7 +48,7 @@ def parser():
         description="Copy a trained model (config, vocabulary, parameters without optimizer "
                     "state) into a new folder that caption.describe and caption.evaluate can use.")
     p.add_argument("run", type=find_run, help="run folder written by python -m caption.train")
-    p.add_argument("dest", help="folder to create (must not exist, or be empty)")
+    p.add_argument("dest", type=user_path, help="folder to create (must not exist, or be empty)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"),
                    help="which checkpoint to hand on (default: best; the test metrics.json is "
                         "copied with best only, since it was measured on best)")

@@ -12,26 +12,31 @@ not be one of the inputs.
 """
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
+from .data.files import check_output
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.paths import user_path
 from .shell.threads import add_threads_flag, cpu_threads
-from .training.config import ConfigError
+
+
+MAX_SHARDS = 100_000   # more than any dataset's images would need; not a memory blow-up
 
 
 def shard(text):
-    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n."""
+    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n <= MAX_SHARDS."""
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 2/8), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 2/8), got {text[:40]!r}") from None
     if not 1 <= i <= n:
-        raise argparse.ArgumentTypeError(f"{text}: i must be between 1 and n")
+        raise argparse.ArgumentTypeError(f"{text[:40]}: i must be between 1 and n")
+    if n > MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"{text[:40]}: at most {MAX_SHARDS} shards")
     return i, n
 
 
@@ -51,20 +56,23 @@ def parser():
                                 description="Encode a Karpathy-format dataset's images with a "
                                             "frozen pretrained CNN into an HDF5 feature file "
                                             "(resumable). --merge joins --shard outputs.")
-    p.add_argument("--data", required=True, help="Karpathy split JSON")
-    p.add_argument("--images", help="image folder (default: an images/ folder beside the JSON, "
-                                    "or the JSON's own folder)")
+    p.add_argument("--data", required=True, type=user_path, help="Karpathy split JSON")
+    p.add_argument("--images", type=user_path,
+                   help="image folder (default: an images/ folder beside the JSON, "
+                        "or the JSON's own folder)")
     p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="squeezenet",
                    help="squeezenet (shipped; the default) or vgg16 (the thesis's; its weights "
                         "must be converted once, see weights/README.md)")
     p.add_argument("--no-regions", dest="regions", action="store_false",
                    help="store only the vectors, not the CNN's last convolutional map "
                         "(14 x 14 x 512 in float16: 200 KB an image) that attention reads")
-    p.add_argument("--out", required=True, help="output HDF5 file (must not exist yet)")
+    p.add_argument("--out", required=True, type=user_path,
+                   help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
     p.add_argument("--shard", type=shard, metavar="I/N",
                    help="encode only slice I of N (e.g. 3/8); merge the outputs after")
-    p.add_argument("--merge", nargs="+", metavar="SHARD", help="join these shard files into --out")
+    p.add_argument("--merge", nargs="+", metavar="SHARD", type=user_path,
+                   help="join these shard files into --out")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--quiet", action="store_true")
     add_threads_flag(p)
@@ -72,15 +80,8 @@ def parser():
 
 
 def check_out(args):
-    """--out must be new and none of the inputs."""
-    out = Path(args.out)
-    if out.exists():
-        raise ConfigError(f"--out {out}: the file exists; choose another name (or delete it)")
-    inputs = [Path(args.data)] + [Path(p) for p in args.merge or []]
-    if args.images:
-        inputs.append(Path(args.images))
-    if any(out.resolve() == path.resolve() for path in inputs):
-        raise ConfigError(f"--out {out}: that is one of the inputs")
+    """--out must be a new file, none of the inputs (caption/data/files.py ``check_output``)."""
+    check_output(args.out, "--out", [args.data, *(args.merge or [])], force=None)
 
 
 @command

@@ -11,8 +11,10 @@ from .shell.errors import command
 from .shell.threads import add_threads_flag, cpu_threads
 from .training.build import build_task, load_vocabulary
 from .training.config import parser, resolve
+from .training.data_digest import DIGEST, digest
 from .training.loop import train
 from .training.optimizers import build_optimizer
+from .training.resume import resumable
 from .training.run_folder import RunFolder
 
 
@@ -29,24 +31,33 @@ def main(argv=None):
 def train_and_test(args, config, out):
     """Build (or reopen) the run, train it, score its best checkpoint on the test split."""
     if args.resume:
-        run = RunFolder.open(out)
-        task = build_task(config, load_vocabulary(run), progress=not args.quiet)
-    else:
-        task = build_task(config, progress=not args.quiet)   # all of it before anything is written
-        run = RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
-                                     "vocab.json": task.vocab.to_json()})
+        with resumable(out, config) as run:   # locked and checked before any data is loaded
+            task = build_task(config, load_vocabulary(run), progress=not args.quiet)
+            return train_in(run, task, config, args)
+    if args.out is not None:
+        RunFolder.check_free(out)   # a taken --out is refused before any data is loaded
+    task = build_task(config, progress=not args.quiet)   # all of it before anything is written
+    run = RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
+                                 "vocab.json": task.vocab.to_json(),
+                                 DIGEST: json.dumps(digest(config), indent=2)},
+                           numbered=args.out is None)
+    with run.lock():
+        return train_in(run, task, config, args)
+
+
+def train_in(run, task, config, args):
+    """Train ``task`` in the locked RunFolder ``run``; then its test-split metrics."""
     optimizer = build_optimizer(task.model.parameters(), config)
     print(f"run folder: {run.path}", flush=True)
-    with run.lock():
-        state = train(task, optimizer, run, config, resume=bool(args.resume),
-                      progress=not args.quiet)
-        if not state["completed"]:
-            print(f"stopped after {state['step']} steps (--max-steps); "
-                  f"continue with: python -m caption.train --resume {run.path}")
-            return 0
-        run.load_checkpoint("best", task.model)
-        metrics = task.final_metrics()
-        run.write_metrics(metrics)
+    state = train(task, optimizer, run, config, resume=bool(args.resume),
+                  progress=not args.quiet)
+    if not state["completed"]:
+        print(f"stopped after {state['step']} steps (--max-steps); "
+              f"continue with: python -m caption.train --resume {run.path}")
+        return 0
+    run.load_checkpoint("best", task.model)
+    metrics = task.final_metrics()
+    run.write_metrics(metrics)
     print(f"test split ({run.file('metrics.json')}):")
     print(format_metrics(metrics))
     return 0

@@ -127,7 +127,7 @@ def test_a_real_dataset_gets_its_own_defaults(tmp_path):
 
 
 def test_a_run_saved_before_a_setting_existed_gets_what_it_used(tmp_path):
-    saved = resolved(tmp_path)
+    saved = {**resolved(tmp_path), "feature_size": 256}   # as build_task records it
     del saved["attention"], saved["lr_schedule"]
     checked = check_saved(saved, "config.json")
     assert (checked["attention"], checked["lr_schedule"]) == (0, "step")

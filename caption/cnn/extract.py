@@ -14,6 +14,8 @@ file per dataset and CNN in the cache, for training.
 
 Shapes: N images, D feature size, B batch, L regions of C channels.
 """
+import contextlib
+import fcntl
 import hashlib
 import os
 import sys
@@ -87,8 +89,41 @@ def encode(images, out, cnn="vgg16", batch_size=16, device="cpu", progress=True,
 
     ``regions``: store the last convolutional map beside each vector. When
     images are skipped (unreadable), ``out`` is not finished: the rows done
-    so far stay in ``out.partial`` and a later run fills the rest.
+    so far stay in ``out.partial`` and a later run fills the rest. One
+    process at a time: a second one meanwhile gets FeaturesError (``_one_writer``).
     """
+    with _one_writer(Path(out)):
+        return _encode_rows(images, out, cnn, batch_size, device, progress, regions)
+
+
+@contextlib.contextmanager
+def _one_writer(out):
+    """Hold ``out`` for this process while it encodes: a second process meanwhile gets
+    FeaturesError saying so (not that the live ``.partial`` file is damaged).
+
+    An advisory lock (flock) on ``.OUT.lock`` beside it, which the system releases
+    however the process ends; the lock file is removed once ``out`` is finished. Whoever
+    takes the lock looks at ``out`` again: another process may have finished it meanwhile.
+    """
+    lock = out.with_name(f".{out.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FeaturesError(f"{out}.partial: another process is encoding it now; let it "
+                                f"finish (or stop it) first") from None
+        if out.exists():
+            raise FeaturesError(f"{out}: another process finished it meanwhile")
+        yield
+        if out.exists():
+            lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def _encode_rows(images, out, cnn, batch_size, device, progress, regions):
+    """``encode``, once ``out`` is held."""
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     device = pick_device(device)

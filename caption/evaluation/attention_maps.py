@@ -16,6 +16,7 @@ its read-out uses (the model math is written once). Drawing uses Pillow only:
 the image, scaled up, is darkened where α is small (a spotlight), and the
 region of largest α is outlined.
 """
+import pathlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from nnscratch import Tensor, no_grad
 from nnscratch.backend import to_cpu
 
 from ..cnn.preprocess import load_image, resize_and_crop
+from ..data.files import written_aside
 
 PANEL = 128          # pixels of one panel (a 64 x 64 image scaled 2x)
 PER_LINE = 10        # panels on one line of the sheet
@@ -32,6 +34,9 @@ LABEL = 18           # pixels of text above a panel
 TITLE = 20           # pixels of a row's title
 FLOOR = 0.2          # brightness where α is 0 (1 where α is largest)
 OUTLINE = (0, 255, 255)   # cyan: no shape has that colour
+# The image files a sheet may be written as: extension -> Pillow's format.
+SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF",
+            ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
 
 @dataclass
@@ -141,5 +146,6 @@ def draw_attention(rows, path):
             pen.text((left, y), label, fill="black", font=small)
             sheet.paste(picture, (left, y + LABEL))
         top += TITLE + n * line_height
-    sheet.save(path)
+    with written_aside(path) as aside:   # its folder and name checked by caption.describe
+        sheet.save(aside, format=SUFFIXES[pathlib.Path(path).suffix.lower()])
     return path

@@ -15,6 +15,8 @@ exists, else the shipped model of that name (``flickr8k-captioner``, or
 """
 from pathlib import Path
 
+from ..shell.paths import user_path
+
 FOLDER = Path(__file__).resolve().parent
 MODELS = ("flickr8k-captioner", "shapes-captioner")
 DEFAULT_CAPTIONER = "flickr8k-captioner"
@@ -22,7 +24,7 @@ DEFAULT_CAPTIONER = "flickr8k-captioner"
 
 def find_run(text):
     """The run folder that ``text`` (a --run argument) names."""
-    path = Path(text).expanduser()
+    path = Path(user_path(text))
     if path.exists() or path.name not in MODELS:
         return path
     return FOLDER / path.name

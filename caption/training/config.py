@@ -15,6 +15,7 @@ same model from any working directory.
 import argparse
 import json
 import math
+import os
 import pathlib
 import time
 from dataclasses import dataclass
@@ -309,6 +310,13 @@ def resolve(args):
     On ``--resume`` the run's own config.json is read back and checked (see
     ``resume_config``); ``--out`` is the run folder to create.
     """
+    for name in ("config", "out", "resume"):   # '~/x' quoted past the shell: the home folder
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{name} {value!r}: an empty path; name the "
+                              f"{'file' if name == 'config' else 'run folder'}")
+        if value is not None:
+            setattr(args, name, os.path.expanduser(value))
     if args.resume:
         return resume_config(args), pathlib.Path(args.resume)
     from_file = read_config_file(args.config) if args.config else {}
@@ -332,8 +340,6 @@ def resolve(args):
     for key in ("data", "images", "features"):
         if config[key] is not None:
             config[key] = absolute_path(config[key], sources[key])
-    if args.out is not None and not args.out.strip():
-        raise ConfigError("--out '': an empty path; name the run folder to create")
     out = args.out or f"runs/{task}-{time.strftime('%Y%m%d-%H%M%S')}"
     return config, pathlib.Path(out)
 
@@ -354,12 +360,13 @@ def check_combinations(config, chosen, sources, real=False):
         raise ConfigError(f"{sources['images']}: an image folder belongs to a dataset; "
                           f"give the dataset JSON with --data")
     if config["lr_schedule"] == "cosine":
-        if "lr_decay" in chosen:
+        if chosen.get("lr_decay", 1.0) != 1.0:   # 1.0, as a run's own config.json holds it
             raise ConfigError(f"{sources['lr_decay']}: the cosine schedule sets the learning "
                               f"rate of every step itself; use --lr-schedule step with "
                               f"--lr-decay")
         config["lr_decay"] = 1.0   # a default of the step schedule
-    if "momentum" in chosen and config["optimizer"] != "momentum":
+    if (chosen.get("momentum", COMMON["momentum"]) != COMMON["momentum"]
+            and config["optimizer"] != "momentum"):   # the default: a run's config.json
         raise ConfigError(f"{sources['momentum']}: momentum is used by --optimizer momentum "
                           f"only (the optimizer is {config['optimizer']})")
     if config["task"] == "rank" and config["batch_size"] < 2:
@@ -387,6 +394,10 @@ def check_saved(config, where):
                 continue
             raise ConfigError(f"{where}: the setting {key!r} is missing")
         check_value(key, config[key], f"{where}: {key!r}")
+    for key in DERIVED:   # the run writes them with its config: a file without is damaged
+        if key not in config:
+            raise ConfigError(f"{where}: the setting {key!r} is missing (written by the run "
+                              f"itself, never chosen; the file was edited or damaged)")
     for key in set(config) - set(DEFAULTS[task]) - {"task"}:
         if key not in DERIVED:
             raise ConfigError(f"{where}: {key!r} is not a setting of --task {task}")
