@@ -4,26 +4,32 @@ SqueezeNet's pooled 512-d vector) into an HDF5 file, one row per imgid.
 
 Resumable: a killed run started again encodes only the rows still missing
 (``OUT.partial``). ``--shard i/n`` encodes the i-th of n contiguous slices of
-the images (for a job array), and ``--merge`` joins the shard files into one.
-The work is in caption/cnn/extract.py. ``--out`` must not exist yet and may
-not be one of the inputs.
+the images (for a job array; ``--shard auto`` reads i and n from Slurm's
+SLURM_ARRAY_TASK_* variables, caption/shell/slurm.py), and ``--merge`` joins
+the shard files into one. The work is in caption/cnn/extract.py. ``--out``
+must not exist yet and may not be one of the inputs; a shard whose ``--out``
+is already its finished output has nothing to do and exits 0 (a rerun job).
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
+from .cnn.extract import FEATURE_SIZE, encode, merge, shard_complete, shard_rows
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.slurm import slurm_shard
 from .shell.threads import add_threads_flag, cpu_threads
 from .training.config import ConfigError
 
 
 def shard(text):
-    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n."""
+    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n, or "auto" (from Slurm)."""
+    if text == "auto":
+        return text
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
@@ -56,7 +62,8 @@ def parser():
     p.add_argument("--out", required=True, help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
     p.add_argument("--shard", type=shard, metavar="I/N",
-                   help="encode only slice I of N (e.g. 3/8); merge the outputs after")
+                   help="encode only slice I of N (e.g. 3/8), or auto: this Slurm array "
+                        "task's (SLURM_ARRAY_TASK_ID, _COUNT, _MIN); merge the outputs after")
     p.add_argument("--merge", nargs="+", metavar="SHARD", help="join these shard files into --out")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--quiet", action="store_true")
@@ -67,7 +74,7 @@ def parser():
 def check_out(args):
     """--out must be new and none of the inputs."""
     out = Path(args.out)
-    if out.exists():
+    if out.exists() and not args.shard:   # a shard checks its own (main)
         raise ConfigError(f"--out {out}: the file exists; choose another name (or delete it)")
     inputs = [Path(args.data)] + [Path(p) for p in args.merge or []]
     if args.images:
@@ -85,8 +92,15 @@ def main(argv=None):
         merge(args.merge, args.out, load_karpathy(args.data))
         print(f"merged {len(args.merge)} shards into {args.out}")
         return 0
+    if args.shard == "auto":
+        i, n, how = slurm_shard(os.environ)
+        args.shard = (i, n)
+        print(f"shard {i}/{n} (from {how})", file=sys.stderr, flush=True)
     dataset = load_karpathy(args.data, args.images or default_image_root(args.data))
     rows = shard_rows(len(dataset.images), *args.shard) if args.shard else np.arange(len(dataset.images))
+    if args.shard and shard_complete(args.out, [dataset.images[r].imgid for r in rows]):
+        print(f"{args.out} already holds shard {args.shard[0]}/{args.shard[1]}: nothing to do")
+        return 0
     with cpu_threads(args.threads, device):
         skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
                          device, progress=not args.quiet)
