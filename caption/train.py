@@ -22,11 +22,11 @@ def main(argv=None):
     add_threads_flag(p)
     args = p.parse_args(argv)
     config, out = resolve(args)
-    with cpu_threads(args.threads, config["device"]):
-        return train_and_test(args, config, out)
+    with cpu_threads(args.threads, config["device"]) as follow_load:
+        return train_and_test(args, config, out, follow_load)
 
 
-def train_and_test(args, config, out):
+def train_and_test(args, config, out, follow_load=None):
     """Build (or reopen) the run, train it, score its best checkpoint on the test split."""
     if args.resume:
         run = RunFolder.open(out)
@@ -39,7 +39,7 @@ def train_and_test(args, config, out):
     print(f"run folder: {run.path}", flush=True)
     with run.lock():
         state = train(task, optimizer, run, config, resume=bool(args.resume),
-                      progress=not args.quiet)
+                      progress=not args.quiet, between_steps=follow_load)
         if not state["completed"]:
             print(f"stopped after {state['step']} steps (--max-steps); "
                   f"continue with: python -m caption.train --resume {run.path}")

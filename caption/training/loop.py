@@ -42,14 +42,16 @@ def new_state(optimizer):
             "bad_epochs": 0, "lr": optimizer.lr}
 
 
-def train(task, optimizer, run, config, resume=False, progress=True):
+def train(task, optimizer, run, config, resume=False, progress=True, between_steps=None):
     """Train ``task.model`` with ``optimizer``, writing into the RunFolder ``run``.
 
     ``config`` keys used: seed, epochs, lr, lr_schedule, lr_decay, grad_clip, patience, max_steps
     (stop, saving ``last``, after this many steps in all; None for no limit).
     Returns the progress dict of the last step taken, with "completed": False
     when max_steps stopped the run before its last epoch. On Ctrl-C or SIGTERM,
-    ``last`` is saved and KeyboardInterrupt raised.
+    ``last`` is saved and KeyboardInterrupt raised. ``between_steps``, if given, is
+    called after every step (the BLAS threads following the machine's load:
+    caption/shell/threads.py).
     """
     state = new_state(optimizer)
     if resume:
@@ -63,7 +65,8 @@ def train(task, optimizer, run, config, resume=False, progress=True):
     with Interrupts() as interrupts:
         try:
             while state["epoch"] < config["epochs"] and state["bad_epochs"] < config["patience"]:
-                if not _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts):
+                if not _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts,
+                                    between_steps or (lambda: None)):
                     return {**state, "completed": False}
                 _end_epoch(task, optimizer, run, config, state, rng, interrupts)
                 if interrupts.requested:
@@ -78,7 +81,7 @@ def train(task, optimizer, run, config, resume=False, progress=True):
     return {**state, "completed": True}
 
 
-def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts):
+def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts, between_steps):
     """Run the rest of the current epoch; False if stopped early by max_steps."""
     batches = task.batches(np.random.default_rng([config["seed"], 0, state["epoch"]]))
     bar = tqdm(total=len(batches), initial=state["step_in_epoch"], disable=not progress,
@@ -113,6 +116,7 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts)
             state["step"] += 1
             state["step_in_epoch"] += 1
             state["loss_sum"] += value
+        between_steps()
         bar.set_postfix(loss=f"{value:.3f}")
         bar.update()
     bar.close()
