@@ -1,16 +1,22 @@
 """``python -m caption.train``: train the caption generator (thesis §3.7) or the
 image–sentence ranking model (eq. 3.3–3.6), then score the best checkpoint
 on the test split. With no arguments it trains the LSTM captioner on the
-built-in shapes set (generated on first use). See ``--help``.
+built-in shapes set (generated on first use). See ``--help``. Under
+``mpirun -n N`` the N processes train one model together, each on its share of
+every batch (caption/training/distributed.py, docs/cluster.md); only the first
+writes the run folder and prints.
 """
+import contextlib
 import json
+import os
 import sys
 
 from .evaluation.tables import format_metrics
 from .shell.errors import command
 from .shell.threads import add_threads_flag, cpu_threads
 from .training.build import build_task, load_vocabulary
-from .training.config import parser, resolve
+from .training import distributed
+from .training.config import ConfigError, parser, resolve
 from .training.loop import train
 from .training.optimizers import build_optimizer
 from .training.run_folder import RunFolder
@@ -22,24 +28,42 @@ def main(argv=None):
     add_threads_flag(p)
     args = p.parse_args(argv)
     config, out = resolve(args)
-    with cpu_threads(args.threads, config["device"]) as follow_load:
-        return train_and_test(args, config, out, follow_load)
+    group = distributed.group()
+    silent = open(os.devnull, "w") if not group.is_root else None   # rank 0 alone prints
+    with cpu_threads(args.threads, config["device"]) as follow_load, \
+            contextlib.redirect_stdout(silent) if silent else contextlib.nullcontext():
+        return train_and_test(args, config, group.broadcast(out), follow_load, group)
 
 
-def train_and_test(args, config, out, follow_load=None):
+def train_and_test(args, config, out, follow_load=None, group=None):
     """Build (or reopen) the run, train it, score its best checkpoint on the test split."""
+    group = group or distributed.Single()
+    if group.size > 1 and config["task"] != "caption":
+        raise ConfigError(f"--task {config['task']} does not run over MPI: its loss (eq. 3.6) "
+                          f"compares every pair of the batch; train it in one process")
+    group.check_batch(config["batch_size"])
+    progress = not args.quiet and group.is_root
     if args.resume:
-        run = RunFolder.open(out)
-        task = build_task(config, load_vocabulary(run), progress=not args.quiet)
+        run = RunFolder.open(out) if group.is_root else distributed.ReadOnlyRun(out)
+        with group.root_first():
+            task = build_task(config, load_vocabulary(run), progress=progress)
     else:
-        task = build_task(config, progress=not args.quiet)   # all of it before anything is written
-        run = RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
-                                     "vocab.json": task.vocab.to_json()})
+        with group.root_first():
+            task = build_task(config, progress=progress)   # all of it before anything is written
+    task.group = group
+    group.agree(distributed.digest(config, task) if group.size > 1 else None,
+                "the config or the data")
+    if not args.resume:
+        run = (RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
+                                      "vocab.json": task.vocab.to_json()})
+               if group.is_root else distributed.ReadOnlyRun(out))
     optimizer = build_optimizer(task.model.parameters(), config)
     print(f"run folder: {run.path}", flush=True)
     with run.lock():
         state = train(task, optimizer, run, config, resume=bool(args.resume),
-                      progress=not args.quiet, between_steps=follow_load)
+                      progress=progress, between_steps=follow_load, group=group)
+        if group.report() and group.is_root:
+            print(group.report(), file=sys.stderr, flush=True)
         if not state["completed"]:
             print(f"stopped after {state['step']} steps (--max-steps); "
                   f"continue with: python -m caption.train --resume {run.path}")

@@ -19,11 +19,13 @@ from ..data.features import FeaturesError
 from ..data.karpathy import DatasetError
 from ..metrics.meteor import MetricUnavailable
 from ..training.config import ConfigError
+from ..training.distributed import DistributedError
 from ..training.loop import NonFiniteLoss
 from ..training.run_folder import RunError
 
 USER_ERRORS = (ConfigError, DatasetError, FeaturesError, ImageError, RunError, FileFormatError,
-               ConversionError, GPUUnavailable, MetricUnavailable, NonFiniteLoss, OSError)
+               ConversionError, GPUUnavailable, MetricUnavailable, NonFiniteLoss,
+               DistributedError, OSError)
 
 
 def command(main):

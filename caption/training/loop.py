@@ -29,6 +29,7 @@ from tqdm import tqdm
 from nnscratch import no_grad
 from nnscratch.optim import clip_grad_norm
 
+from .distributed import Single
 from .interrupts import Interrupts
 
 
@@ -42,7 +43,8 @@ def new_state(optimizer):
             "bad_epochs": 0, "lr": optimizer.lr}
 
 
-def train(task, optimizer, run, config, resume=False, progress=True, between_steps=None):
+def train(task, optimizer, run, config, resume=False, progress=True, between_steps=None,
+          group=None):
     """Train ``task.model`` with ``optimizer``, writing into the RunFolder ``run``.
 
     ``config`` keys used: seed, epochs, lr, lr_schedule, lr_decay, grad_clip, patience, max_steps
@@ -51,8 +53,11 @@ def train(task, optimizer, run, config, resume=False, progress=True, between_ste
     when max_steps stopped the run before its last epoch. On Ctrl-C or SIGTERM,
     ``last`` is saved and KeyboardInterrupt raised. ``between_steps``, if given, is
     called after every step (the BLAS threads following the machine's load:
-    caption/shell/threads.py).
+    caption/shell/threads.py). ``group``: the processes training together under MPI
+    (caption/training/distributed.py: each takes its share of every batch, and one
+    allreduce a step sums the gradients); None for one process.
     """
+    group = group or Single()
     state = new_state(optimizer)
     if resume:
         run.remove_leftovers()
@@ -66,10 +71,10 @@ def train(task, optimizer, run, config, resume=False, progress=True, between_ste
         try:
             while state["epoch"] < config["epochs"] and state["bad_epochs"] < config["patience"]:
                 if not _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts,
-                                    between_steps or (lambda: None)):
+                                    between_steps or (lambda: None), group):
                     return {**state, "completed": False}
                 _end_epoch(task, optimizer, run, config, state, rng, interrupts)
-                if interrupts.requested:
+                if group.any(interrupts.requested):
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             with interrupts.held():
@@ -81,14 +86,19 @@ def train(task, optimizer, run, config, resume=False, progress=True, between_ste
     return {**state, "completed": True}
 
 
-def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts, between_steps):
-    """Run the rest of the current epoch; False if stopped early by max_steps."""
+def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts, between_steps,
+                 group):
+    """Run the rest of the current epoch; False if stopped early by max_steps.
+
+    Under MPI (``group.size`` > 1) a Ctrl-C or SIGTERM is seen by every process at the
+    same step: its flag travels in the step's allreduce."""
     batches = task.batches(np.random.default_rng([config["seed"], 0, state["epoch"]]))
     bar = tqdm(total=len(batches), initial=state["step_in_epoch"], disable=not progress,
                desc=f"epoch {state['epoch'] + 1}/{config['epochs']}", unit="batch", leave=False)
     task.model.train()
+    parameters, stop = task.model.parameters(), False
     for batch in batches[state["step_in_epoch"]:]:
-        if interrupts.requested:
+        if stop or (group.size == 1 and interrupts.requested):
             bar.close()
             raise KeyboardInterrupt
         if config.get("max_steps") is not None and state["step"] >= config["max_steps"]:
@@ -96,8 +106,15 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts,
             run.save_checkpoint("last", task.model, optimizer, state)
             bar.close()
             return False
-        loss = task.loss(batch)
-        value = float(loss.item())
+        part, weight = task.share(batch) if group.size > 1 else (batch, 1.0)
+        optimizer.zero_grad()
+        value = 0.0
+        if part is not None:
+            loss = task.loss(part) if weight == 1.0 else task.loss(part) * weight
+            value = float(loss.item())
+            if math.isfinite(value):
+                loss.backward()
+        value, stop = group.reduce(parameters, value, interrupts.requested)
         if not math.isfinite(value):
             bar.close()
             kept = (f"the last good checkpoint is {run.file('last.h5')}"
@@ -105,8 +122,6 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts,
             raise NonFiniteLoss(
                 f"the training loss is {value} at epoch {state['epoch'] + 1}, step "
                 f"{state['step'] + 1}; stopping ({kept}; try a lower --lr or a --grad-clip)")
-        optimizer.zero_grad()
-        loss.backward()
         if config.get("grad_clip"):
             clip_grad_norm(task.model.parameters(), config["grad_clip"])
         if config.get("lr_schedule") == "cosine":
