@@ -16,7 +16,7 @@ from .shell.errors import command
 from .shell.threads import add_threads_flag, cpu_threads
 from .training.build import build_task, load_vocabulary
 from .training import distributed
-from .training.config import ConfigError, parser, resolve
+from .training.config import parser, resolve
 from .training.loop import train
 from .training.optimizers import build_optimizer
 from .training.run_folder import RunFolder
@@ -38,9 +38,6 @@ def main(argv=None):
 def train_and_test(args, config, out, follow_load=None, group=None):
     """Build (or reopen) the run, train it, score its best checkpoint on the test split."""
     group = group or distributed.Single()
-    if group.size > 1 and config["task"] != "caption":
-        raise ConfigError(f"--task {config['task']} does not run over MPI: its loss (eq. 3.6) "
-                          f"compares every pair of the batch; train it in one process")
     group.check_batch(config["batch_size"])
     progress = not args.quiet and group.is_root
     if args.resume:

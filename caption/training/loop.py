@@ -106,14 +106,14 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts,
             run.save_checkpoint("last", task.model, optimizer, state)
             bar.close()
             return False
-        part, weight = task.share(batch) if group.size > 1 else (batch, 1.0)
         optimizer.zero_grad()
-        value = 0.0
-        if part is not None:
-            loss = task.loss(part) if weight == 1.0 else task.loss(part) * weight
+        if group.size > 1:   # this process's part of the batch's loss (distributed.py)
+            loss, value = task.share_loss(batch)
+        else:
+            loss = task.loss(batch)
             value = float(loss.item())
-            if math.isfinite(value):
-                loss.backward()
+        if loss is not None and math.isfinite(value):
+            loss.backward()
         value, stop = group.reduce(parameters, value, interrupts.requested)
         if not math.isfinite(value):
             bar.close()

@@ -78,6 +78,15 @@ class CaptionTask:
                                self.to_device(batch.mask), self.to_device(image_of_row),
                                buckets=LENGTH_BUCKETS)
 
+    def share_loss(self, batch):
+        """Under MPI: (this process's weighted part of the batch's loss, to backpropagate,
+        or None; its value, which the processes' allreduce sums into the batch's)."""
+        part, weight = self.share(batch)
+        if part is None:
+            return None, 0.0
+        loss = self.loss(part) * weight
+        return loss, float(loss.item())
+
     def share(self, batch):
         """This process's part of a global batch under MPI, and its weight: the images of
         its slice (``self.group.rows``) with their sentences, and their share of the
