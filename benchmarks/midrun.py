@@ -47,10 +47,11 @@ def training_steps(quick):
                                   Adam(model.parameters(), lr=flickr8k.LR), clip_grad_norm)
 
 
-def child(policy, seconds, out, quick):
-    """Run steps for ``seconds`` under ``policy``; write the steps and thread changes."""
+def child(policy, seconds, out, quick, threads=None):
+    """Run steps for ``seconds`` under ``policy``; write the steps and thread changes.
+    ``threads``: fixed at that number (``start`` only: what --threads N does)."""
     most = blas_threads()
-    threads = choose_threads()[0]
+    threads = threads or choose_threads()[0]
     step = training_steps(quick)
     with use_threads(threads):
         follow = LoadFollower(most) if policy == "follow" else (lambda: threads)
@@ -68,9 +69,9 @@ def child(policy, seconds, out, quick):
                                "changes": getattr(follow, "changes", [])}))
 
 
-def measure(policy, phase, quick=False):
+def measure(policy, phase, quick=False, threads=None):
     """{phase: [step seconds]} and the child's record, for ``policy`` with phases of
-    ``phase`` seconds each."""
+    ``phase`` seconds each (``threads``: fixed, with policy ``start``)."""
     import tempfile
 
     from .load import BUSY_LOOP
@@ -78,6 +79,7 @@ def measure(policy, phase, quick=False):
         out = Path(folder) / "midrun.json"
         command = [sys.executable, "-m", "benchmarks.midrun", "--policy", policy,
                    "--seconds", str(3 * phase), "--out", str(out)] + ["--quick"] * quick
+        command += ["--threads", str(threads)] if threads else []
         runner = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1],
                                   stdout=subprocess.PIPE, text=True)
         busy = []
@@ -108,8 +110,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, help="fixed threads (with --policy start)")
     args = parser.parse_args(argv)
-    child(args.policy, args.seconds, args.out, args.quick)
+    child(args.policy, args.seconds, args.out, args.quick, args.threads)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ itself (OPENBLAS_NUM_THREADS and the like still set the most).
 The load changes during a long run: ``LoadFollower``, called between training
 steps, measures again every second or so, without waiting (the machine's busy
 time since the last check, less this process's own), and sets the number
-again: on 2 cores, a training step with two CPU-bound processes started
-mid-run went from 4.3 times its idle time on the threads chosen at the start
-to under 2 times (docs/cluster.md, ``python -m benchmarks load``).
+again. On 2 cores, a Flickr8k-scale training step that started alone on two
+threads (134 ms) took 3944 ms (29 times) once two CPU-bound processes started
+mid-run and kept its two threads, and 295 ms (2.2 times) on the one thread
+that the load leaves it (benchmarks/RESULTS.md, issue 24; ``python -m
+benchmarks load`` measures it).
 
 The thread count changes the order of the sums inside a product, and so the
 last bits of a result: a run repeats itself bit for bit when it runs on the
