@@ -10,9 +10,10 @@ import contextlib
 import json
 import os
 import sys
+import traceback
 
 from .evaluation.tables import format_metrics
-from .shell.errors import command
+from .shell.errors import USER_ERRORS, command, message
 from .shell.threads import add_threads_flag, cpu_threads
 from .training.build import build_task, load_vocabulary
 from .training import distributed
@@ -30,9 +31,25 @@ def main(argv=None):
     config, out = resolve(args)
     group = distributed.group()
     silent = open(os.devnull, "w") if not group.is_root else None   # rank 0 alone prints
-    with cpu_threads(args.threads, config["device"]) as follow_load, \
-            contextlib.redirect_stdout(silent) if silent else contextlib.nullcontext():
-        return train_and_test(args, config, group.broadcast(out), follow_load, group)
+    try:
+        with cpu_threads(args.threads, config["device"]) as follow_load, \
+                contextlib.redirect_stdout(silent) if silent else contextlib.nullcontext():
+            return train_and_test(args, config, group.broadcast(out), follow_load, group)
+    except Exception as error:
+        if group.size > 1:
+            stop_every_process(group, error)
+        raise
+
+
+def stop_every_process(group, error):
+    """Under MPI, an error on one process would leave the others waiting for it in a
+    collective: say it (as the error boundary would) and end the whole job. (Ctrl-C and
+    SIGTERM stop every process at the same step by themselves.)"""
+    if isinstance(error, USER_ERRORS):
+        print(f"error: {message(error)}", file=sys.stderr, flush=True)
+    else:
+        traceback.print_exc()
+    group.abort(1)
 
 
 def train_and_test(args, config, out, follow_load=None, group=None):

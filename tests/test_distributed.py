@@ -203,3 +203,13 @@ def test_a_rank_killed_mid_run_stops_the_others_and_the_run_resumes(tiny, tmp_pa
     assert resumed.returncode == 0, resumed.stderr
     assert (run / "metrics.json").exists()
     assert len((run / "log.jsonl").read_text().splitlines()) == epochs + 1
+
+
+@needs_mpi
+def test_an_error_on_one_process_ends_the_job_instead_of_leaving_the_others_waiting(tiny,
+                                                                                   tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")    # rank 0 alone writes: it fails
+    done = train(tmp_path, "--data", tiny, *SMALL, "--out", "run", ranks=2)   # timeout 600
+    assert done.returncode == 1
+    assert "error: run: the folder already holds a run" in done.stderr

@@ -18,7 +18,9 @@ ends them, and the last checkpoint, written aside and renamed, stays resumable.
 Validation and the test metrics split the images over the ranks and gather
 their captions (``gather``), so that every rank scores the same whole split.
 Only rank 0 writes the run folder and prints. Before any work the ranks
-compare a digest of their config and data (``agree``).
+compare a digest of their config and data (``agree``); an error on one rank
+(a file it cannot read, a bug) ends the whole job (``abort``) rather than
+leave the others waiting.
 
 ``group()`` gives ``Single`` (one process: every method does nothing, the loop
 runs as it always has) or ``MPIGroup`` (under mpirun with N > 1; needs mpi4py:
@@ -159,6 +161,11 @@ class MPIGroup(Single):
             raise DistributedError(f"the {self.size} processes disagree on {what} ({ranks}); "
                                    f"every rank must be started with the same flags and see "
                                    f"the same files")
+
+    def abort(self, status):
+        """End every process of the job now (MPI_Abort): after an error on this one, the
+        others may be waiting for it in a collective, and would wait for ever."""
+        self.comm.Abort(status)
 
     def report(self):
         """A line on the allreduces: how many, their mean time, their size."""
