@@ -15,8 +15,8 @@ import traceback
 from .evaluation.tables import format_metrics
 from .shell.errors import USER_ERRORS, command, message
 from .shell.threads import add_threads_flag, cpu_threads
-from .training.build import build_task, load_vocabulary
 from .training import distributed
+from .training.build import build_task, load_vocabulary
 from .training.config import parser, resolve
 from .training.loop import train
 from .training.optimizers import build_optimizer
@@ -30,10 +30,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     config, out = resolve(args)
     group = distributed.group()
-    silent = open(os.devnull, "w") if not group.is_root else None   # rank 0 alone prints
     try:
         with cpu_threads(args.threads, config["device"]) as follow_load, \
-                contextlib.redirect_stdout(silent) if silent else contextlib.nullcontext():
+                open(os.devnull, "w") as silent, \
+                contextlib.redirect_stdout(sys.stdout if group.is_root else silent):
             return train_and_test(args, config, group.broadcast(out), follow_load, group)
     except Exception as error:
         if group.size > 1:

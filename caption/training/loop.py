@@ -10,6 +10,8 @@ supplies:
     task.rng                   the NumPy Generator the model's dropout draws from
     task.evaluate(split)       a dict of metrics on "val" or "test"
     task.selection_metric      the key of evaluate()'s dict to maximise on "val"
+    task.share_loss(batch)     under MPI only: this process's part of the batch's loss and of
+                               its value (caption/training/distributed.py)
 
 Each epoch's batch order comes from a generator seeded by (seed, epoch); the
 state of ``task.rng`` is saved in every checkpoint and restored on resume. A
