@@ -14,10 +14,10 @@ The load changes during a long run: ``LoadFollower``, called between training
 steps, measures again every second or so, without waiting (the machine's busy
 time since the last check, less this process's own), and sets the number
 again. On 2 cores, a Flickr8k-scale training step that started alone on two
-threads (134 ms) took 3944 ms (29 times) once two CPU-bound processes started
-mid-run and kept its two threads, and 295 ms (2.2 times) on the one thread
-that the load leaves it (benchmarks/RESULTS.md, issue 24; ``python -m
-benchmarks load`` measures it).
+threads (132-146 ms) took 29 times as long once two CPU-bound processes started
+mid-run if it kept its two threads, and 2.0-2.1 times following the load, which
+took it to one thread 0.7 s after the first busy process started
+(benchmarks/RESULTS.md, issue 24; ``python -m benchmarks load`` measures it).
 
 The thread count changes the order of the sums inside a product, and so the
 last bits of a result: a run repeats itself bit for bit when it runs on the
