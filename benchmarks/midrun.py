@@ -49,7 +49,8 @@ def training_steps(quick):
 
 def child(policy, seconds, out, quick, threads=None):
     """Run steps for ``seconds`` under ``policy``; write the steps and thread changes.
-    ``threads``: fixed at that number (``start`` only: what --threads N does)."""
+    ``threads``: start on that number instead of the idle cores (with ``start``, the number
+    stays: what --threads N does)."""
     most = blas_threads()
     threads = threads or choose_threads()[0]
     step = training_steps(quick)
@@ -71,7 +72,7 @@ def child(policy, seconds, out, quick, threads=None):
 
 def measure(policy, phase, quick=False, threads=None):
     """{phase: [step seconds]} and the child's record, for ``policy`` with phases of
-    ``phase`` seconds each (``threads``: fixed, with policy ``start``)."""
+    ``phase`` seconds each (``threads``: the number to start on, as in ``child``)."""
     import tempfile
 
     from .load import BUSY_LOOP
@@ -110,7 +111,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, help="fixed threads (with --policy start)")
+    parser.add_argument("--threads", type=int, help="threads at the start (kept with --policy start)")
     args = parser.parse_args(argv)
     child(args.policy, args.seconds, args.out, args.quick, args.threads)
 
