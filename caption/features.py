@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cnn.extract import FEATURE_SIZE, encode, merge, shard_complete, shard_rows
+from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
+from .cnn.shards import shard_complete
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command

@@ -39,20 +39,6 @@ def shard_rows(n_images, i, n):
     return np.arange(bounds[i - 1], bounds[i])
 
 
-def shard_complete(path, imgids):
-    """True when ``path`` is the finished output of the shard of these imgids (a rerun
-    job has nothing to do), False when it does not exist; any other file there raises
-    FeaturesError."""
-    path = Path(path)
-    if not path.exists():
-        return False
-    _, in_file = read_shard(path)
-    if sorted(in_file.tolist()) != sorted(int(i) for i in imgids):
-        raise FeaturesError(f"{path}: exists and is not this shard's output (it holds "
-                            f"{len(in_file)} other rows); choose another --out (or delete it)")
-    return True
-
-
 def _open_partial(path, imgids, dim):
     """The resumable ``.partial`` file for these rows, created if absent (an existing
     one is checked first: caption/data/features.py ``check_partial``)."""

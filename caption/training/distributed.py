@@ -197,8 +197,16 @@ def digest(config, task):
     h.update(task.vocab.to_json().encode())
     for split in sorted(task.inputs):
         h.update(json.dumps(task.encoded[split], default=int).encode())
-        h.update(np.ascontiguousarray(task.inputs[split]).view(np.uint8))
+        for array in _arrays(task.inputs[split]):
+            h.update(np.ascontiguousarray(array).view(np.uint8))
     return h.hexdigest()
+
+
+def _arrays(inputs):
+    """The arrays of a split's model input: itself, or those an input object holds."""
+    if isinstance(inputs, np.ndarray):
+        return [inputs]
+    return [value for _, value in sorted(vars(inputs).items()) if isinstance(value, np.ndarray)]
 
 
 class ReadOnlyRun:

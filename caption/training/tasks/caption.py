@@ -6,6 +6,7 @@ and scores it against the references with the COCO metrics, plus the
 perplexity of the references under the model and, on the shapes set, the
 precision and recall of the (colour, shape) pairs the captions name.
 """
+import dataclasses
 import functools
 
 import numpy as np
@@ -14,7 +15,7 @@ import nnscratch.functional as F
 from nnscratch import Tensor
 from nnscratch.backend import to_cpu
 
-from ...data.batching import Batch, chunks, encode_captions, iterate_batches, pad_batch
+from ...data.batching import chunks, encode_captions, iterate_batches, pad_batch
 from ...data.shapes_text import attribute_scores
 from ...evaluation.report import caption_report
 from ...evaluation.tables import format_metrics
@@ -98,11 +99,16 @@ class CaptionTask:
         if not keep.any():
             return None, 0.0
         words = batch.mask.sum() - len(batch.mask)             # the targets: mask[:, 1:]
-        part = Batch(batch.image_indices[keep], batch.tokens[keep], batch.mask[keep])
+        part = dataclasses.replace(batch, image_indices=batch.image_indices[keep],
+                                   tokens=batch.tokens[keep], mask=batch.mask[keep])
         return part, float(part.mask.sum() - len(part.mask)) / float(words)
 
     def decode(self, split, beam=1, rows=None):
-        """Decoded Hypotheses for the images of a split (greedy when beam is 1)."""
+        """Decoded Hypotheses for the images of a split (greedy when beam is 1). Under MPI,
+        for the whole split, each process decodes its slice and all gather the Hypotheses."""
+        if rows is None and self.group.size > 1:
+            mine = self.decode(split, beam, rows=self.group.rows(len(self.inputs[split])))
+            return self.group.gather(mine)
         rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
         if beam == 1:
             start, end = self.vocab.start_id, self.vocab.end_id
@@ -141,11 +147,8 @@ class CaptionTask:
         return float(nll), int(count)
 
     def evaluate(self, split, beam=1, meteor=False):
-        """Metrics of a split: BLEU-1..4, ROUGE-L, CIDEr-D, perplexity (and attributes on shapes).
-        Under MPI each process decodes its slice of the images, and all gather the captions."""
-        rows = self.group.rows(len(self.inputs[split]))
-        words = self.group.gather(self.vocab.decode(h.ids)
-                                  for h in self.decode(split, beam, rows=rows))
+        """Metrics of a split: BLEU-1..4, ROUGE-L, CIDEr-D, perplexity (and attributes on shapes)."""
+        words = [self.vocab.decode(h.ids) for h in self.decode(split, beam)]
         return self.score_captions(split, words, meteor)
 
     def score_captions(self, split, words, meteor=False):
