@@ -11,14 +11,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from .data.files import write_json_atomic
-from .data.flickr8k import read_captions
-from .data.flickr8k_judgments import read_crowdflower, read_expert
-from .metrics.agreement import METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, agreement
+from .data.files import check_output, write_json_atomic
+from .data.flickr8k import TOKEN_FILE, read_captions
+from .data.flickr8k_judgments import (CROWDFLOWER_FILE, EXPERT_FILE, read_crowdflower,
+                                      read_expert)
+from .data.karpathy import DatasetError
+from .metrics.agreement import (METEOR_NOT_ASKED, METRICS, PUBLISHED, TAU, NothingToScore,
+                                agreement)
 from .metrics.ptb_java import java_tokenize
 from .metrics.tokenize import tokenize
 from .shell.errors import command
-from .training.config import ConfigError
+from .shell.paths import user_path
 
 SETS = {"expert": "Flickr8k-Expert", "crowdflower": "Flickr8k-CrowdFlower"}
 
@@ -63,7 +66,7 @@ def parse_args(argv):
                     "release: Flickr8k-Expert (tau-c) and Flickr8k-CrowdFlower (tau-b), by "
                     "the protocol of Anderson et al. 2016 as Hessel et al. 2021 replicate it, "
                     "beside their published figures.")
-    parser.add_argument("text_dir", metavar="TEXT_DIR",
+    parser.add_argument("text_dir", metavar="TEXT_DIR", type=user_path,
                         help="the folder of the Flickr8k text release (Flickr8k.token.txt, "
                              "ExpertAnnotations.txt, CrowdFlowerAnnotations.txt)")
     parser.add_argument("--meteor", action="store_true",
@@ -72,16 +75,19 @@ def parse_args(argv):
     parser.add_argument("--java-tokenizer", action="store_true",
                         help="cut the captions with the Java PTBTokenizer (needs java), as "
                              "CLIPScore does, instead of caption.metrics.tokenize")
-    parser.add_argument("--json", metavar="OUT",
+    parser.add_argument("--json", metavar="OUT", type=user_path,
                         help="also write the figures to OUT: {set: {metric: {tau, pairs}}}")
+    parser.add_argument("--force", action="store_true", help="replace --json OUT if it exists")
     return parser.parse_args(argv)
 
 
 @command
 def main(argv=None):
     args = parse_args(argv)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ConfigError(f"--json {args.json}: its folder does not exist")
+    if args.json:
+        inputs = [Path(args.text_dir) / name
+                  for name in (TOKEN_FILE, EXPERT_FILE, CROWDFLOWER_FILE)]
+        check_output(args.json, "--json", inputs, args.force)
     captions = read_captions(args.text_dir)
     expert = read_expert(args.text_dir, captions)
     crowdflower = read_crowdflower(args.text_dir, captions)
@@ -91,7 +97,11 @@ def main(argv=None):
         texts = sorted({raw for refs in references.values() for raw in refs})
         cut = dict(zip(texts, java_tokenize(texts))).__getitem__
         tokenizer = "the Java PTBTokenizer (stanford-corenlp 3.4.1, run as pycocoevalcap runs it)"
-    result, skipped = agreement(references, expert, crowdflower, cut, args.meteor)
+    try:
+        result, skipped = agreement(references, expert, crowdflower, cut, args.meteor)
+    except NothingToScore as error:
+        judged = {"expert": EXPERT_FILE, "crowdflower": CROWDFLOWER_FILE}[error.name]
+        raise DatasetError(f"{Path(args.text_dir) / judged}: {error}") from None
     print(format_table(result, skipped, tokenizer))
     if args.json:
         write_json_atomic(args.json, result)

@@ -22,6 +22,7 @@ from .cnn import ARCHITECTURES, build
 from .cnn.preprocess import image_to_array, load_images
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.paths import user_path
 
 BATCH_SIZE = 16
 
@@ -66,10 +67,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m caption.classify",
         description="Top-k ImageNet classes of each image (thesis Fig. 3.5).")
-    parser.add_argument("images", nargs="+", metavar="IMG", help="image files")
+    parser.add_argument("images", nargs="+", metavar="IMG", type=user_path, help="image files")
     parser.add_argument("--cnn", choices=sorted(ARCHITECTURES), default="squeezenet",
                         help="the network (default: squeezenet)")
-    parser.add_argument("--weights", metavar="PATH",
+    parser.add_argument("--weights", metavar="PATH", type=user_path,
                         help="a converted weight file (default: weights/<cnn>.h5)")
     parser.add_argument("--top", type=int, default=5, metavar="K",
                         help="how many classes to show per image (default: 5)")

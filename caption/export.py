@@ -15,17 +15,24 @@ import sys
 import numpy as np
 
 from .shell.errors import command
+from .shell.paths import user_path
+from .shipped import find_run
 from .training.build import build_model, load_vocabulary
 from .training.run_folder import METRICS, RunFolder, read_json
 
 
-def export(run, dest, checkpoint="best"):
-    """Copy the model of ``checkpoint`` in run folder ``run`` into a new run folder ``dest``."""
+def export(run, dest, checkpoint="best", float16=False):
+    """Copy the model of ``checkpoint`` in run folder ``run`` into a new run folder ``dest``;
+    ``float16``: its parameters stored at half precision (half the size; read back as
+    float32, each rounded to float16's 11 significant bits)."""
     source = RunFolder.open(run)
     config = source.load_config()
     vocab = load_vocabulary(source)
     model = build_model(config, vocab, np.random.default_rng(config["seed"]))
     progress = source.load_checkpoint(checkpoint, model)
+    if float16:
+        for parameter in model.parameters():
+            parameter.data = parameter.data.astype(np.float16)
     files = {"config.json": json.dumps(config, indent=2), "vocab.json": vocab.to_json()}
     if checkpoint == "best" and source.file(METRICS).exists():   # the test metrics are best's
         files[METRICS] = json.dumps(read_json(source.file(METRICS)), indent=2)
@@ -40,18 +47,21 @@ def parser():
         prog="python -m caption.export",
         description="Copy a trained model (config, vocabulary, parameters without optimizer "
                     "state) into a new folder that caption.describe and caption.evaluate can use.")
-    p.add_argument("run", help="run folder written by python -m caption.train")
-    p.add_argument("dest", help="folder to create (must not exist, or be empty)")
+    p.add_argument("run", type=find_run, help="run folder written by python -m caption.train")
+    p.add_argument("dest", type=user_path, help="folder to create (must not exist, or be empty)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"),
                    help="which checkpoint to hand on (default: best; the test metrics.json is "
                         "copied with best only, since it was measured on best)")
+    p.add_argument("--float16", action="store_true",
+                   help="store the parameters at half precision (half the size; check the "
+                        "figures with caption.evaluate, as the shipped Flickr8k model was)")
     return p
 
 
 @command
 def main(argv=None):
     args = parser().parse_args(argv)
-    target = export(args.run, args.dest, args.checkpoint)
+    target = export(args.run, args.dest, args.checkpoint, args.float16)
     print(f"wrote {target.file('best.h5')} (parameters only), config.json, vocab.json")
     return 0
 

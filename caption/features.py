@@ -1,6 +1,8 @@
 """``python -m caption.features``: encode every image of a dataset with a frozen
 pretrained CNN (thesis §3.6.1: CNN(I), the fc7 of VGG-16, 4096-d; or
-SqueezeNet's pooled 512-d vector) into an HDF5 file, one row per imgid.
+SqueezeNet's pooled 512-d vector) into an HDF5 file, one row per imgid, with
+the CNN's last convolutional map beside it for attention (``--no-regions``
+leaves it out).
 
 Resumable: a killed run started again encodes only the rows still missing
 (``OUT.partial``). ``--shard i/n`` encodes the i-th of n contiguous slices of
@@ -13,30 +15,36 @@ is already its finished output has nothing to do and exits 0 (a rerun job).
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
 from .cnn.shards import shard_complete
+from .data.files import check_output
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
+from .shell.paths import user_path
 from .shell.slurm import slurm_shard
 from .shell.threads import add_threads_flag, cpu_threads
-from .training.config import ConfigError
+
+
+MAX_SHARDS = 100_000   # more than any dataset's images would need; not a memory blow-up
 
 
 def shard(text):
-    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n, or "auto" (from Slurm)."""
+    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n <= MAX_SHARDS, or "auto" (from
+    Slurm)."""
     if text == "auto":
         return text
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 2/8), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 2/8), got {text[:40]!r}") from None
     if not 1 <= i <= n:
-        raise argparse.ArgumentTypeError(f"{text}: i must be between 1 and n")
+        raise argparse.ArgumentTypeError(f"{text[:40]}: i must be between 1 and n")
+    if n > MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"{text[:40]}: at most {MAX_SHARDS} shards")
     return i, n
 
 
@@ -56,16 +64,24 @@ def parser():
                                 description="Encode a Karpathy-format dataset's images with a "
                                             "frozen pretrained CNN into an HDF5 feature file "
                                             "(resumable). --merge joins --shard outputs.")
-    p.add_argument("--data", required=True, help="Karpathy split JSON")
-    p.add_argument("--images", help="image folder (default: an images/ folder beside the JSON, "
-                                    "or the JSON's own folder)")
-    p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="vgg16")
-    p.add_argument("--out", required=True, help="output HDF5 file (must not exist yet)")
+    p.add_argument("--data", required=True, type=user_path, help="Karpathy split JSON")
+    p.add_argument("--images", type=user_path,
+                   help="image folder (default: an images/ folder beside the JSON, "
+                        "or the JSON's own folder)")
+    p.add_argument("--cnn", choices=sorted(FEATURE_SIZE), default="squeezenet",
+                   help="squeezenet (shipped; the default) or vgg16 (the thesis's; its weights "
+                        "must be converted once, see weights/README.md)")
+    p.add_argument("--no-regions", dest="regions", action="store_false",
+                   help="store only the vectors, not the CNN's last convolutional map "
+                        "(14 x 14 x 512 in float16: 200 KB an image) that attention reads")
+    p.add_argument("--out", required=True, type=user_path,
+                   help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
     p.add_argument("--shard", type=shard, metavar="I/N",
                    help="encode only slice I of N (e.g. 3/8), or auto: this Slurm array "
                         "task's (SLURM_ARRAY_TASK_ID, _COUNT, _MIN); merge the outputs after")
-    p.add_argument("--merge", nargs="+", metavar="SHARD", help="join these shard files into --out")
+    p.add_argument("--merge", nargs="+", metavar="SHARD", type=user_path,
+                   help="join these shard files into --out")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--quiet", action="store_true")
     add_threads_flag(p)
@@ -73,15 +89,10 @@ def parser():
 
 
 def check_out(args):
-    """--out must be new and none of the inputs."""
-    out = Path(args.out)
-    if out.exists() and not args.shard:   # a shard checks its own (main)
-        raise ConfigError(f"--out {out}: the file exists; choose another name (or delete it)")
-    inputs = [Path(args.data)] + [Path(p) for p in args.merge or []]
-    if args.images:
-        inputs.append(Path(args.images))
-    if any(out.resolve() == path.resolve() for path in inputs):
-        raise ConfigError(f"--out {out}: that is one of the inputs")
+    """--out must be a new file, none of the inputs (caption/data/files.py ``check_output``);
+    a shard's may exist: main checks that it is this shard's finished output."""
+    check_output(args.out, "--out", [args.data, *(args.merge or [])],
+                 force=True if args.shard else None)
 
 
 @command
@@ -104,7 +115,7 @@ def main(argv=None):
         return 0
     with cpu_threads(args.threads, device):
         skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
-                         device, progress=not args.quiet)
+                         device, progress=not args.quiet, regions=args.regions)
     for error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
     if skipped:

@@ -19,6 +19,7 @@ import numpy as np
 from .data.karpathy import load_karpathy
 from .data.vocab import Vocabulary
 from .shell.errors import command
+from .shell.paths import user_path
 
 THRESHOLDS = (1, 2, 3, 5, 10)
 COVERAGE_MIN_COUNT = 5
@@ -101,10 +102,10 @@ def parse_args(argv):
                     "sentences per split, sentence length in tokens, vocabulary size at "
                     f"thresholds {', '.join(map(str, THRESHOLDS))} (train split), coverage "
                     "of the test split by the min_count 5 vocabulary, a length histogram.")
-    parser.add_argument("dataset", nargs="?",
+    parser.add_argument("dataset", nargs="?", type=user_path,
                         help="dataset JSON (dataset_flickr8k.json, ...); default: the built-in "
                              "shapes set, generated into the cache on first use")
-    parser.add_argument("--images", metavar="DIR",
+    parser.add_argument("--images", metavar="DIR", type=user_path,
                         help="image folder; when given, every listed image must exist in it")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--restval-to-train", action="store_true",

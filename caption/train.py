@@ -18,8 +18,10 @@ from .shell.threads import add_threads_flag, cpu_threads
 from .training import distributed
 from .training.build import build_task, load_vocabulary
 from .training.config import parser, resolve
+from .training.data_digest import DIGEST, digest
 from .training.loop import train
 from .training.optimizers import build_optimizer
+from .training.resume import resumable
 from .training.run_folder import RunFolder
 
 
@@ -53,38 +55,61 @@ def stop_every_process(group, error):
 
 
 def train_and_test(args, config, out, follow_load=None, group=None):
-    """Build (or reopen) the run, train it, score its best checkpoint on the test split."""
+    """Build (or reopen) the run, train it, score its best checkpoint on the test split.
+    Under MPI (``group``), rank 0 alone checks, locks and writes the run; the others
+    read it (caption/training/distributed.py)."""
     group = group or distributed.Single()
     group.check_batch(config["batch_size"])
-    progress = not args.quiet and group.is_root
     if args.resume:
-        run = RunFolder.open(out) if group.is_root else distributed.ReadOnlyRun(out)
-        with group.root_first():
-            task = build_task(config, load_vocabulary(run), progress=progress)
-    else:
-        with group.root_first():
-            task = build_task(config, progress=progress)   # all of it before anything is written
+        opened = (resumable(out, config) if group.is_root
+                  else contextlib.nullcontext(distributed.ReadOnlyRun(out)))
+        with opened as run:   # locked and checked before any data is loaded
+            task = shared_task(group, config, args, load_vocabulary(run))
+            return train_in(run, task, config, args, follow_load, group)
+    if args.out is not None and group.is_root:
+        RunFolder.check_free(out)   # a taken --out is refused before any data is loaded
+    task = shared_task(group, config, args)   # all of it before anything is written
+    run = None
+    if group.is_root:
+        run = RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
+                                     "vocab.json": task.vocab.to_json(),
+                                     DIGEST: json.dumps(digest(config), indent=2)},
+                               numbered=args.out is None)
+    if group.size > 1:        # the others learn where rank 0 put it (numbered: runs/X-2)
+        path = group.broadcast(run.path if run else None)
+        run = run or distributed.ReadOnlyRun(path)
+    with run.lock():
+        return train_in(run, task, config, args, follow_load, group)
+
+
+def shared_task(group, config, args, vocab=None):
+    """The task, built by every process (rank 0's first: it may fill the caches that the
+    others then read), which check under MPI that they hold the same config and data."""
+    with group.root_first():
+        task = build_task(config, vocab, progress=not args.quiet and group.is_root)
     task.group = group
-    group.agree(distributed.digest(config, task) if group.size > 1 else None,
+    group.agree(distributed.fingerprint(config, task) if group.size > 1 else None,
                 "the config or the data")
-    if not args.resume:
-        run = (RunFolder.create(out, {"config.json": json.dumps(config, indent=2),
-                                      "vocab.json": task.vocab.to_json()})
-               if group.is_root else distributed.ReadOnlyRun(out))
+    return task
+
+
+def train_in(run, task, config, args, follow_load=None, group=None):
+    """Train ``task`` in the locked RunFolder ``run``; then its test-split metrics."""
+    group = group or distributed.Single()
     optimizer = build_optimizer(task.model.parameters(), config)
     print(f"run folder: {run.path}", flush=True)
-    with run.lock():
-        state = train(task, optimizer, run, config, resume=bool(args.resume),
-                      progress=progress, between_steps=follow_load, group=group)
-        if group.report() and group.is_root:
-            print(group.report(), file=sys.stderr, flush=True)
-        if not state["completed"]:
-            print(f"stopped after {state['step']} steps (--max-steps); "
-                  f"continue with: python -m caption.train --resume {run.path}")
-            return 0
-        run.load_checkpoint("best", task.model)
-        metrics = task.final_metrics()
-        run.write_metrics(metrics)
+    state = train(task, optimizer, run, config, resume=bool(args.resume),
+                  progress=not args.quiet and group.is_root, between_steps=follow_load,
+                  group=group)
+    if group.report() and group.is_root:
+        print(group.report(), file=sys.stderr, flush=True)
+    if not state["completed"]:
+        print(f"stopped after {state['step']} steps (--max-steps); "
+              f"continue with: python -m caption.train --resume {run.path}")
+        return 0
+    run.load_checkpoint("best", task.model)
+    metrics = task.final_metrics()
+    run.write_metrics(metrics)
     print(f"test split ({run.file('metrics.json')}):")
     print(format_metrics(metrics))
     return 0

@@ -10,6 +10,7 @@ from .functions.dropout import dropout
 from .functions.embedding import embedding
 from .functions.linear import linear
 from .functions.loss import cross_entropy, ranking_loss
+from .functions.normalize import l2_normalize
 from .functions.pooling import avg_pool2d, global_avg_pool2d, max_pool2d
 from .functions.recurrent import lstm, lstm_step, rnn, rnn_step
 from .functions.shape import concat, getitem, reshape, sum, transpose  # noqa: A004
@@ -20,6 +21,6 @@ __all__ = [
     "reshape", "transpose", "concat", "sum",
     "relu", "sigmoid", "tanh", "dropout", "linear",
     "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
-    "softmax", "log_softmax", "cross_entropy", "ranking_loss",
+    "softmax", "log_softmax", "cross_entropy", "ranking_loss", "l2_normalize",
     "embedding", "rnn_step", "lstm_step", "rnn", "lstm",
 ]

@@ -38,6 +38,7 @@ A missing file raises FileNotFoundError.
 """
 import json
 import os
+import re
 import stat
 import uuid
 from collections import OrderedDict
@@ -88,6 +89,13 @@ def save(path, state_dict, metadata=None):
                 _write_entry(f, key, value, path)
         _fsync(temporary)
         os.replace(temporary, path)
+    except OSError as error:   # named after ``path``, the caller's file, not the temporary one
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        number = error.errno or int((re.search(r"errno = (\d+)", str(error)) or [0, 0])[1])
+        reason = error.strerror or (os.strerror(number) if number else
+                                    str(error).replace(temporary, path))
+        raise OSError(number or None, reason, path) from None
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)

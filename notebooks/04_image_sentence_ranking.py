@@ -53,12 +53,13 @@ import time
 
 import numpy as np
 
-from companion import ROOT, plt, shapes_subset, show
+from companion import plt, shapes_subset, show
 
 from nnscratch import Tensor, no_grad
 from nnscratch.optim import Adam
 import nnscratch.functional as F
 
+from caption import shipped
 from caption.data.batching import encode_captions, iterate_batches, pad_batch
 from caption.data.karpathy import load_karpathy
 from caption.data.vocab import Vocabulary
@@ -81,7 +82,7 @@ print({name: len(images) for name, images in splits.items()}, f"vocabulary {len(
 # only image-side parameters that learn.
 
 # %%
-captioner, _, _ = open_model(ROOT / "weights" / "shapes-captioner")
+captioner, _, _ = open_model(shipped.FOLDER / "shapes-captioner")
 cnn = captioner.encoder                     # a SmallCNN: 64x64 pixels -> 256-d
 
 

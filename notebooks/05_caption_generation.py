@@ -48,13 +48,13 @@ import time
 
 import numpy as np
 
-from companion import ROOT, plt, scratch, shapes_subset, show
+from companion import plt, scratch, shapes_subset, show
 
 from nnscratch import Tensor
 
-from caption import describe, train
+from caption import describe, shipped, train
 from caption.data.karpathy import load_karpathy
-from caption.evaluation.attention_maps import attention_steps, pixels_of
+from caption.evaluation.attention_maps import attention_steps
 from caption.evaluation.new_images import decode_images
 from caption.models.decoding import beam_search, greedy
 from caption.models.device import pick_device
@@ -62,7 +62,7 @@ from caption.models.small_cnn import pixels_to_float
 from caption.training.build import open_model
 
 started = time.perf_counter()
-SHIPPED = ROOT / "weights" / "shapes-captioner"
+SHIPPED = shipped.FOLDER / "shapes-captioner"
 work = scratch("captions")
 data = shapes_subset(1000, 100, 200)
 

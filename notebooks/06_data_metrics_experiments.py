@@ -54,8 +54,9 @@ import time
 
 import numpy as np
 
-from companion import FLICKR8K, ROOT, plt, scratch, shapes_subset, show
+from companion import FLICKR8K, plt, scratch, shapes_subset, show
 
+from caption import shipped
 from caption.data.karpathy import load_karpathy
 from caption.metrics import score
 from caption.stats import dataset_stats, format_text
@@ -201,7 +202,7 @@ else:
 # said of every test image: the floor any model must clear.
 
 # %%
-shipped = ROOT / "weights" / "shapes-captioner"
+shipped = shipped.FOLDER / "shapes-captioner"
 config = json.loads((shipped / "config.json").read_text())
 metrics = json.loads((shipped / "metrics.json").read_text())
 constant = metrics["baselines"]["best constant caption"]

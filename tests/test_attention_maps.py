@@ -21,8 +21,7 @@ import pytest
 import skimage
 from PIL import Image
 
-from caption import describe, train
-from caption.data.features import write_features
+from caption import describe, features, train
 from caption.data.shapes import build_shapes
 from caption.evaluation import attention_maps
 from caption.evaluation.new_images import SHAPES_ONLY, decode_images
@@ -116,19 +115,40 @@ def test_attention_map_needs_a_run_with_attention(tiny, tmp_path, capsys):
     assert not (tmp_path / "m.png").exists()
 
 
-def test_attention_map_needs_the_small_cnn(tiny, tmp_path, capsys):
-    imgids = [image["imgid"] for image in json.loads(tiny.read_text())["images"]]
-    features = tmp_path / "features.h5"
-    write_features(features, np.maximum(np.random.default_rng(0).normal(size=(len(imgids), 512)), 0), imgids)
-    run = tmp_path / "pretrained"
-    assert train.main(["--data", str(tiny), "--cnn", "squeezenet", "--features", str(features),
-                       "--epochs", "1", "--hidden-size", "16", "--embed-size", "8", "--quiet",
-                       "--out", str(run)]) == 0
-    capsys.readouterr()
-    assert describe.main([str(PHOTO), "--run", str(run), "--attention-map",
-                          str(tmp_path / "m.png")]) == 1
-    error = capsys.readouterr().err
-    assert error.startswith("error: --attention-map:") and "frozen squeezenet features" in error
+@pytest.fixture(scope="module")
+def over_squeezenet(tiny, tmp_path_factory):
+    """A run with attention over SqueezeNet's 14 x 14 fire9 regions (caption.features)."""
+    folder = tmp_path_factory.mktemp("squeezenet")
+    assert features.main(["--data", str(tiny), "--images", str(tiny.parent / "images"),
+                          "--out", str(folder / "f.h5"), "--quiet"]) == 0
+    assert train.main(["--data", str(tiny), "--features", str(folder / "f.h5"),
+                       "--attention", "8", "--epochs", "1", "--hidden-size", "16",
+                       "--embed-size", "8", "--quiet", "--out", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+def test_a_photo_gets_a_map_over_a_pretrained_cnns_regions(over_squeezenet, tmp_path, capsys):
+    config = json.loads((over_squeezenet / "config.json").read_text())
+    assert (config["cnn"], config["region_size"]) == ("squeezenet", 512)   # the file's CNN
+    assert describe.main([str(PHOTO), "--run", str(over_squeezenet), "--attention-map",
+                          str(tmp_path / "m.png")]) == 0
+    assert "attention map:" in capsys.readouterr().err
+    model, vocab, config = open_model(over_squeezenet)
+    (decoded,), _ = decode_images([str(PHOTO)], model, vocab, config, pick_device("cpu"))
+    assert decoded.pixels.shape == (227, 227, 3)          # the square SqueezeNet saw
+    steps = attention_maps.attention_steps(model, vocab, decoded.image, decoded.hypotheses[0].ids)
+    assert steps[0].weights.shape == (14, 14)
+    assert all(np.isclose(step.weights.sum(), 1.0, atol=1e-5) for step in steps)
+    with Image.open(tmp_path / "m.png") as sheet:
+        assert sheet.width >= attention_maps.PANEL * min(attention_maps.PER_LINE, len(steps) + 1)
+
+
+def test_the_report_draws_attention_over_the_photos(over_squeezenet):
+    from caption import evaluate
+    assert evaluate.main(["--run", str(over_squeezenet), "--sample", "2"]) == 0
+    page = (over_squeezenet / "report.html").read_text(encoding="utf-8")
+    assert "Where the model looks, word by word" in page
+    assert len(sorted((over_squeezenet / "report_images").glob("attention*.png"))) == 2
 
 
 def test_the_report_draws_the_attention_of_sampled_images(tiny, tmp_path):

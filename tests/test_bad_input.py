@@ -11,9 +11,9 @@ import pytest
 
 from caption import classify, describe, evaluate, export, features, train
 from caption.data.shapes import build_shapes
+from caption.shipped import FOLDER as SHIPPED_MODELS
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "weights" / "shapes-captioner"
+SHIPPED = SHIPPED_MODELS / "shapes-captioner"
 
 
 @pytest.fixture(scope="module")

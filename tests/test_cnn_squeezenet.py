@@ -45,6 +45,10 @@ def test_squeezenet_matches_torch_on_random_weights():
     assert logits.shape == (2, 1000) and features.shape == (2, 512)
     assert relative_error(logits.numpy(), run(model, x)) < 1e-4
     assert relative_error(features.numpy(), run(model.features, x)) < 1e-4
+    with no_grad():
+        pooled, same_maps = net.features_and_map(x)   # one pass: the vector and the regions
+    np.testing.assert_array_equal(pooled.numpy(), features.numpy())
+    np.testing.assert_array_equal(same_maps.numpy(), maps.numpy())
 
 
 def test_converted_real_weights_match_torch_loaded_from_the_pickle(converted):
@@ -73,9 +77,10 @@ def test_converted_file_records_how_to_use_it(converted):
 
 
 def test_default_weights_are_converted_on_first_use(monkeypatch, tmp_path):
-    monkeypatch.setattr(caption.cnn, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(caption.cnn, "WEIGHTS_DIR", tmp_path / "data" / "weights")
+    monkeypatch.setattr(caption.cnn, "CHECKOUT_WEIGHTS", tmp_path / "checkout")
     net = build("squeezenet")
-    assert (tmp_path / "weights" / "squeezenet.h5").is_file()
+    assert (tmp_path / "data" / "weights" / "squeezenet.h5").is_file()   # the user's folder
     assert net.class_names[967] == "espresso" and not net.training
 
 

@@ -56,6 +56,16 @@ def test_vgg16_matches_torch(reference, net):
     assert list(net.state_dict())[:3] == ["conv1_1/W", "conv1_1/b", "conv1_2/W"]
 
 
+def test_one_pass_gives_fc7_and_the_conv5_3_map_that_attention_reads(reference, net):
+    state, model, x, _, fc7 = reference
+    net.load_state_dict(state)
+    with no_grad():
+        vector, conv5_3 = net.features_and_map(x)
+    assert conv5_3.shape == (1, 512, 14, 14)   # after its ReLU, before pool5
+    assert_close(vector.numpy(), fc7)
+    assert_close(conv5_3.numpy(), run(model.features[:-1], x))
+
+
 def test_wrong_input_size_is_named(net):
     with pytest.raises(ValueError, match=r"pool5 has shape \(512, 2, 2\)"):
         with no_grad():
@@ -158,6 +168,7 @@ def test_keras_fc1_rows_are_permuted_to_channel_row_column():
 
 def test_missing_default_vgg16_weights_say_how_to_convert(monkeypatch, tmp_path):
     monkeypatch.setattr(caption.cnn, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(caption.cnn, "CHECKOUT_WEIGHTS", tmp_path / "checkout")
     with pytest.raises(FileNotFoundError, match="python -m caption.cnn.convert --from lasagne"):
         caption.cnn.default_weights("vgg16")
 

@@ -112,17 +112,22 @@ def test_help_lists_what_each_setting_allows():
 def test_a_real_dataset_gets_its_own_defaults(tmp_path):
     (tmp_path / "d.json").write_text('{"dataset": "flickr8k", "images": []}')
     (tmp_path / "s.json").write_text('{"dataset": "shapes", "images": []}')
-    real = resolved(tmp_path, "--data", str(tmp_path / "d.json"), "--features", "f.h5")
+    real = resolved(tmp_path, "--data", str(tmp_path / "d.json"))
     assert resolved(tmp_path, "--data", str(tmp_path / "s.json"))["cnn"] == "small"
-    assert (real["cnn"], real["attention"], real["hidden_size"], real["dropout"]) == ("vgg16", 0, 256, 0.5)
+    assert (real["cnn"], real["hidden_size"], real["dropout"]) == ("squeezenet", 256, 0.5)
     data = str(tmp_path / "d.json")
     assert resolved(tmp_path, "--data", data, "--hidden-size", "64")["hidden_size"] == 64
-    assert resolved(tmp_path, "--task", "rank", "--data", data)["cnn"] == "vgg16"
+    assert resolved(tmp_path, "--task", "rank", "--data", data)["cnn"] == "squeezenet"
+    assert resolved(tmp_path, "--data", data, "--cnn", "vgg16")["cnn"] == "vgg16"   # one flag away
+    # with --features, the CNN is the file's own (caption/training/inputs.py), unless named
+    assert resolved(tmp_path, "--data", data, "--features", "f.h5")["cnn"] is None
+    assert resolved(tmp_path, "--data", data, "--features", "f.h5",
+                    "--cnn", "vgg16")["cnn"] == "vgg16"
     assert resolved(tmp_path)["cnn"] == "small"                      # the shapes set keeps its own
 
 
 def test_a_run_saved_before_a_setting_existed_gets_what_it_used(tmp_path):
-    saved = resolved(tmp_path)
+    saved = {**resolved(tmp_path), "feature_size": 256}   # as build_task records it
     del saved["attention"], saved["lr_schedule"]
     checked = check_saved(saved, "config.json")
     assert (checked["attention"], checked["lr_schedule"]) == (0, "step")

@@ -161,7 +161,8 @@ def test_what_is_not_a_whole_hdf5_file_is_named(tmp_path, content, message):
 
 def test_a_shard_is_read_with_its_imgids(tmp_path):
     write_features(tmp_path / "part1.h5", rows(2), [13, 11])
-    array, imgids = read_shard(tmp_path / "part1.h5", expected_dim=3)
+    array, imgids, regions = read_shard(tmp_path / "part1.h5", expected_dim=3)
+    assert regions is None
     np.testing.assert_array_equal(array, rows(2))
     assert imgids.tolist() == [13, 11] and array.dtype == np.float32
 

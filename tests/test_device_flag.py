@@ -1,11 +1,10 @@
 """``--device cpu|gpu`` on every command that runs a network, and a clear
 error when the GPU is asked for on a machine without one (thesis §4.2)."""
-import pathlib
 
 import numpy as np
 import pytest
 
-from caption import classify, describe, evaluate, features
+from caption import classify, describe, evaluate, features, shipped
 from caption.training import config
 from nnscratch import Tensor
 from nnscratch.backend import gpu_available
@@ -51,9 +50,9 @@ def test_moving_to_the_gpu_without_one_names_the_problem():
 def test_train_and_describe_say_why_they_cannot_use_the_gpu(tmp_path, capsys):
     from caption import train
     from caption.describe import main as describe_main
-    shipped = str(pathlib.Path(__file__).resolve().parents[1] / "weights" / "shapes-captioner")
+    captioner = str(shipped.FOLDER / "shapes-captioner")
     assert train.main(["--device", "gpu", "--out", str(tmp_path / "run")]) == 1
     assert "no CUDA device is usable here" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
-    assert describe_main(["photo.jpg", "--run", shipped, "--device", "gpu"]) == 1
+    assert describe_main(["photo.jpg", "--run", captioner, "--device", "gpu"]) == 1
     assert "no CUDA device is usable here" in capsys.readouterr().err

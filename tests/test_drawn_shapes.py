@@ -8,16 +8,16 @@ and noise, our own RGB values, hard-edged polygons instead of the
 supersampled masks of caption/data/shapes_scene.py.
 """
 import itertools
-import pathlib
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from caption import shipped
 from caption.data.shapes_text import attribute_scores, mentioned_pairs
 from describing import describe
 
-RUN = pathlib.Path(__file__).resolve().parents[1] / "weights" / "shapes-captioner"
+RUN = shipped.FOLDER / "shapes-captioner"
 pytestmark = pytest.mark.skipif(not (RUN / "best.h5").exists(), reason="no shipped shapes captioner")
 
 RGB = {"red": (230, 30, 40), "green": (40, 160, 70), "blue": (40, 90, 230),

@@ -18,7 +18,8 @@ from caption.data.shapes import build_shapes
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CAPTION_METRICS = {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D", "METEOR",
-                   "perplexity", "attribute_precision", "attribute_recall"}
+                   "perplexity", "attribute_precision", "attribute_recall",
+                   "distinct captions", "words used", "novel captions"}
 EVALUATION_KEYS = {"run", "task", "split", "checkpoint", "images", "metrics", "report"}
 SCRIPT = "<script>alert(1)</script>"
 

@@ -7,7 +7,7 @@ import pytest
 
 from caption import features
 from caption.cnn import extract
-from caption.data.features import load_features
+from caption.data.features import FeaturesError, load_features
 from caption.data.karpathy import load_karpathy
 from caption.data.shapes import build_shapes
 
@@ -36,6 +36,29 @@ def test_every_image_gets_its_row(tiny, straight):
     assert loaded.array.shape == (10, 512) and loaded.array.dtype == np.float32
     assert sorted(loaded.imgids.tolist()) == sorted(im.imgid for im in dataset.images)
     assert np.all(loaded.array >= 0) and np.all(np.isfinite(loaded.array))  # pooled ReLU outputs
+    assert loaded.cnn == "squeezenet" and loaded.regions is None        # read only when asked
+
+
+def test_the_regions_are_fire9_whose_mean_is_the_vector(tiny, straight):
+    dataset = load_karpathy(tiny, tiny.parent / "images")
+    loaded = load_features(straight, dataset, regions=True)
+    assert loaded.regions.shape == (10, 196, 512) and loaded.regions.dtype == np.float16
+    np.testing.assert_allclose(loaded.regions.astype(np.float32).mean(axis=1), loaded.array,
+                               rtol=2e-3, atol=2e-3)           # float16 regions, float32 vector
+    inputs = loaded.for_images(dataset.images[2:5])
+    assert len(inputs) == 3 and inputs.shape == (3, 512) and inputs[1:].regions.shape[0] == 2
+
+
+def test_without_regions_the_file_holds_the_vectors_alone(tiny, straight, tmp_path):
+    out = tmp_path / "vectors.h5"
+    assert run(tiny, out, "--no-regions") == 0
+    dataset = load_karpathy(tiny, tiny.parent / "images")
+    np.testing.assert_array_equal(load_features(out, dataset).array,
+                                  load_features(straight, dataset).array)
+    with pytest.raises(FeaturesError, match="holds no regions .* or train with --attention 0"):
+        load_features(out, dataset, regions=True)
+    with pytest.raises(FeaturesError, match="made by squeezenet, not by --cnn vgg16"):
+        load_features(out, dataset, cnn="vgg16")
 
 
 class Killed(Exception):
@@ -73,6 +96,7 @@ def test_shards_merge_into_the_whole(tiny, straight, tmp_path):
     assert run(tiny, merged, "--merge", *map(str, parts)) == 0
     with h5py.File(merged) as a, h5py.File(straight) as b:
         np.testing.assert_allclose(a["features"][:], b["features"][:], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a["regions"][:], b["regions"][:], rtol=1e-3, atol=1e-3)
     with pytest.raises(ValueError, match="more than one shard"):
         extract.merge([parts[0], parts[0]], tmp_path / "twice.h5")
 

@@ -40,7 +40,20 @@ GRADCHECK_CASES = {
     ],
     "ranking_loss": [(F.ranking_loss, [scores_away_from_hinges(4, 1.0)]),
                      (lambda S: F.ranking_loss(S, margin=0.3), [scores_away_from_hinges(5, 0.3)])],
+    "l2_normalize": [(F.l2_normalize, [randn(3, 5)]),
+                     (lambda x: F.l2_normalize(x, axis=0), [randn(4, 2, 3)])],
 }
+
+
+def test_l2_normalize_gives_unit_rows_and_matches_torch(xp):
+    import torch
+    x = randn(4, 6)
+    x[2] = 0.0                                   # a zero row stays zero, without 0 / 0
+    y = F.l2_normalize(xp.asarray(x)).data
+    y = to_cpu(y)
+    expected = torch.nn.functional.normalize(torch.from_numpy(x), dim=-1, eps=1e-8).numpy()
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-15)
+    assert np.allclose(np.linalg.norm(y[[0, 1, 3]], axis=1), 1.0) and not y[2].any()
 
 
 def test_ranking_cases_have_active_and_idle_hinges():

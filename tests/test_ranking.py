@@ -94,6 +94,22 @@ def test_scores_and_loss_equal_the_slow_reference(encoder, pooling):
     np.testing.assert_allclose(loss, reference_loss(S, 0.5), rtol=1e-4)
 
 
+def test_cosine_scores_are_the_dot_product_of_unit_vectors():
+    rng = np.random.default_rng(2)
+    dot = Ranker(12, 5, embed_size=4, rng=np.random.default_rng(3))
+    cosine = Ranker(12, 5, embed_size=4, scores="cosine", margin=0.2, rng=np.random.default_rng(3))
+    features = rng.standard_normal((6, 5)).astype(np.float32)
+    words, mask = words_and_mask(random_sentences(rng, 6, 12))
+    S = dot(features, words, mask).data
+    v = dot.encode_images(features).data
+    s = dot.encode_sentences(words, mask).data
+    lengths = np.outer(np.linalg.norm(v, axis=1), np.linalg.norm(s, axis=1))
+    np.testing.assert_allclose(cosine(features, words, mask).data, S / lengths, rtol=1e-5)
+    assert np.abs(cosine(features, words, mask).data).max() <= 1 + 1e-6
+    with pytest.raises(ValueError, match="scores must be one of"):
+        Ranker(12, 5, scores="euclid")
+
+
 def test_last_and_sum_pooling_differ_and_padding_is_ignored():
     sentences = [[5, 6, 7], [8]]
     last = Ranker(10, 3, embed_size=4, pooling="last", rng=np.random.default_rng(0))
@@ -198,7 +214,7 @@ def test_batches_never_hold_an_image_twice(tiny, all_sentences):
 
 def make_task(dataset, features, encoder="rnn", all_sentences=False):
     vocab = Vocabulary.build((t for image in dataset.split("train") for t in image.tokens), 1)
-    config = {"embed_size": 6, "encoder": encoder, "pooling": "sum", "margin": 1.0, "seed": 0,
+    config = {"embed_size": 6, "encoder": encoder, "pooling": "sum", "margin": 1.0, "scores": "dot", "seed": 0,
               "batch_size": 5, "all_sentences": all_sentences, "device": "cpu"}
     inputs = {split: features[[im.imgid for im in dataset.split(split)]]
               for split in ("train", "val", "test")}

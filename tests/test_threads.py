@@ -66,11 +66,12 @@ def test_idle_cores_sees_a_busy_process():
         busy.wait()
 
 
-def test_train_refuses_a_thread_count_below_one(capsys):
+@pytest.mark.parametrize("count", ["0", str(2**64)])
+def test_train_refuses_a_thread_count_below_one_or_huge(capsys, count):
     with pytest.raises(SystemExit) as stop:
-        train.main(["--threads", "0"])
+        train.main(["--threads", count])
     assert stop.value.code == 2
-    assert "'0' is not a whole number of threads (1 or more)" in capsys.readouterr().err
+    assert f"'{count}' is not a whole number of threads (1 to 1024)" in capsys.readouterr().err
 
 
 def test_train_says_so_when_busy_cores_leave_it_fewer_threads(tmp_path, monkeypatch, capsys):

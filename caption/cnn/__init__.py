@@ -18,6 +18,7 @@ import numpy as np
 import nnscratch.io
 from nnscratch.io import FileFormatError
 
+from ..data.files import user_folder
 from . import preprocess as _preprocess
 from .labels import imagenet_class_names
 from .preprocess import ImageError, Preprocessing
@@ -25,19 +26,22 @@ from .squeezenet import SqueezeNet
 from .squeezenet_weights import convert_squeezenet
 from .vgg16 import VGG16
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+WEIGHTS_DIR = user_folder() / "weights"      # converted weights: the user's, not the code's
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"   # where they were before
 ARCHITECTURES = {"squeezenet": SqueezeNet, "vgg16": VGG16}
 
 __all__ = ["build", "preprocess", "ImageError", "Preprocessing", "ARCHITECTURES", "WEIGHTS_DIR"]
 
 
 def default_weights(name):
-    """The default weight file of ``name``, converting SqueezeNet's on first use."""
+    """The default weight file of ``name`` in the user's folder (or, converted before,
+    in a checkout's weights/), converting SqueezeNet's on first use."""
     path = WEIGHTS_DIR / f"{name}.h5"
-    if path.exists():
-        return path
+    for found in (path, CHECKOUT_WEIGHTS / f"{name}.h5"):
+        if found.exists():
+            return found
     if name == "squeezenet":
-        WEIGHTS_DIR.mkdir(exist_ok=True)
+        WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
         convert_squeezenet(path)
         return path
     raise FileNotFoundError(

@@ -18,7 +18,7 @@ with, and the 1000 class names. What differs in each source:
 
 Command line (see weights/README.md for where each file comes from):
 
-    python -m caption.cnn.convert --from lasagne|keras|torchvision SRC --out weights/vgg16.h5
+    python -m caption.cnn.convert --from lasagne|keras|torchvision SRC [--out FILE]
 """
 import argparse
 import os
@@ -29,7 +29,10 @@ import numpy as np
 
 import nnscratch.io
 
-from . import build, safe_pickle, vgg16
+from ..data.files import check_output, written_aside
+from ..shell.errors import command
+from ..shell.paths import user_path
+from . import WEIGHTS_DIR, build, safe_pickle, vgg16
 from .labels import imagenet_class_names
 from .preprocess import Preprocessing
 from .weightfile import ConversionError, hwc_rows_to_chw, hwio_shape, hwio_to_oihw, write
@@ -62,15 +65,23 @@ def read_lasagne_vgg16(src):
         raise ConversionError(f"'{src}': not a Lasagne Recipes model file, it lacks "
                               f"{sorted(missing)}")
     values = model["param values"]
-    if len(values) != 2 * len(VGG16_LAYERS):
-        raise ConversionError(f"'{src}': 'param values' holds {len(values)} arrays, "
-                              f"VGG-16 has {2 * len(VGG16_LAYERS)} (W and b of 16 layers)")
+    if not isinstance(values, (list, tuple)) or len(values) != 2 * len(VGG16_LAYERS):
+        held = (f"{len(values)} arrays" if isinstance(values, (list, tuple)) else
+                f"a {type(values).__name__}")
+        raise ConversionError(f"'{src}': 'param values' holds {held}, VGG-16 has "
+                              f"{2 * len(VGG16_LAYERS)} arrays (W and b of 16 layers)")
     state = {}
     for i, name in enumerate(VGG16_LAYERS):
         state[f"{name}/W"], state[f"{name}/b"] = values[2 * i], values[2 * i + 1]
-    mean = tuple(float(m) for m in np.asarray(model["mean value"]).reshape(-1))
-    preprocessing = Preprocessing(vgg16.INPUT_SIZE, "BGR", mean)
-    return state, preprocessing, [str(s).strip() for s in model["synset words"]]
+    try:
+        mean = tuple(float(m) for m in np.asarray(model["mean value"]).reshape(-1))
+        preprocessing = Preprocessing(vgg16.INPUT_SIZE, "BGR", mean)
+    except (TypeError, ValueError) as error:
+        raise ConversionError(f"'{src}': 'mean value' is not three numbers ({error})") from None
+    words = model["synset words"]
+    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
+        raise ConversionError(f"'{src}': 'synset words' is not a list of class names")
+    return state, preprocessing, [w.strip() for w in words]
 
 
 def read_keras_vgg16(src):
@@ -141,11 +152,12 @@ def read_torchvision_vgg16(src):
         raise ConversionError(f"'{src}': not a torchvision state dict (a {type(tensors).__name__})")
     state = {}
     for name, torch_name in TORCHVISION_NAMES.items():
-        if f"{torch_name}.weight" not in tensors:
-            raise ConversionError(f"'{src}': no '{torch_name}.weight' (our {name})")
-        W = tensors[f"{torch_name}.weight"].numpy()
+        for kind in ("weight", "bias"):
+            if not isinstance(tensors.get(f"{torch_name}.{kind}"), torch.Tensor):
+                raise ConversionError(f"'{src}': no tensor '{torch_name}.{kind}' (our {name})")
+        W = tensors[f"{torch_name}.weight"].detach().to(torch.float32).numpy()
         state[f"{name}/W"] = W.T if name.startswith("fc") else W
-        state[f"{name}/b"] = tensors[f"{torch_name}.bias"].numpy()
+        state[f"{name}/b"] = tensors[f"{torch_name}.bias"].detach().to(torch.float32).numpy()
     return state, TORCHVISION_PREPROCESSING, imagenet_class_names()
 
 
@@ -153,13 +165,38 @@ READERS = {"lasagne": read_lasagne_vgg16, "keras": read_keras_vgg16,
            "torchvision": read_torchvision_vgg16}
 
 
+def check_state(src, state):
+    """ConversionError naming the layer unless ``state`` holds every array of VGG-16, each
+    numeric with our shape (the readers' layouts applied): what a malformed source file
+    (a hand-made pickle, a state dict of another net) fails, before anything is written."""
+    for key, shape in vgg16_shapes().items():
+        if key not in state:
+            raise ConversionError(f"'{src}': no array for our {key}")
+        try:
+            array = np.asarray(state[key])
+        except Exception as error:   # noqa: BLE001  (any object of untrusted bytes)
+            raise ConversionError(f"'{src}': our {key} is not an array "
+                                  f"({type(error).__name__})") from None
+        if array.dtype.kind not in "fiu" or array.shape != tuple(shape):
+            raise ConversionError(f"'{src}': our {key} should be numbers of shape "
+                                  f"{tuple(shape)}, got {array.dtype} of shape {array.shape}")
+
+
 def convert_vgg16(source_format, src, out):
-    """A VGG-16 file in ``source_format`` (lasagne, keras, torchvision) -> ``out``."""
+    """A VGG-16 file in ``source_format`` (lasagne, keras, torchvision) -> ``out``.
+
+    Written aside, checked to load as our VGG-16, and only then renamed onto
+    ``out``: a failed conversion leaves a previous ``out`` as it was."""
     if not os.path.isfile(src):
         raise FileNotFoundError(f"no such file: '{src}'")
-    write(out, "vgg16", f"{source_format}: {src}", *READERS[source_format](src))
+    state, preprocessing, class_names = READERS[source_format](src)
+    check_state(src, state)
+    with written_aside(out) as aside:
+        write(aside, "vgg16", f"{source_format}: {src}", state, preprocessing, class_names)
+        build("vgg16", weights=aside)
 
 
+@command
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m caption.cnn.convert",
@@ -168,16 +205,20 @@ def main(argv=None):
                     "vgg16-397923af.pth) into this project's HDF5 format; see weights/README.md.")
     parser.add_argument("--from", dest="source_format", required=True, choices=sorted(READERS),
                         help="the format of SRC")
-    parser.add_argument("src", help="the downloaded weight file")
-    parser.add_argument("--out", default="weights/vgg16.h5",
-                        help="the file to write (default: weights/vgg16.h5)")
+    parser.add_argument("src", type=user_path, help="the downloaded weight file")
+    parser.add_argument("--out", type=user_path,
+                        help=f"the file to write (default: {WEIGHTS_DIR / 'vgg16.h5'}, where "
+                             f"--cnn vgg16 looks for it; $NNSCRATCH_CACHE moves it)")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     args = parser.parse_args(argv)
+    if args.out is None:
+        WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+        args.out = str(WEIGHTS_DIR / "vgg16.h5")
+    check_output(args.out, "--out", [args.src], args.force)
     try:
         convert_vgg16(args.source_format, args.src, args.out)
-        build("vgg16", weights=args.out)  # check that it loads
-    except (OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError) as error:
-        print(f"caption.cnn.convert: {error}", file=sys.stderr)
-        return 1
+    except (ImportError, pickle.UnpicklingError) as error:
+        raise ConversionError(f"'{args.src}': {error}") from None
     print(f"wrote {args.out}: VGG-16 from the {args.source_format} file {args.src}")
     return 0
 

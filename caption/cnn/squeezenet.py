@@ -23,7 +23,9 @@ were trained with:
 Caffe rounds pooled sizes up ("ceil mode"), so the last, partial window of
 each pooling is kept; its class scores are the global average of conv10's
 ReLU output (no fully-connected layer). ``features(x)`` is the global
-average of fire9's output, 512-d, the image code of thesis eq. 3.3.
+average of fire9's output, 512-d, the image code of thesis eq. 3.3;
+``features_and_map(x)`` gives it with fire9's map itself, 512 × 14 × 14, the
+regions that soft attention looks at.
 Shapes: N batch; x is (N, 3, 227, 227).
 """
 import nnscratch.functional as F
@@ -85,6 +87,11 @@ class SqueezeNet(Module):
     def features(self, x):
         """The global average of fire9's output, (N, 512)."""
         return F.global_avg_pool2d(self.fire_maps(x))
+
+    def features_and_map(self, x):
+        """(the global average of fire9 (N, 512), fire9 (N, 512, 14, 14)) of one pass."""
+        maps = self.fire_maps(x)
+        return F.global_avg_pool2d(maps), maps
 
     def forward(self, x):
         """The 1000 ImageNet logits: the global average of relu(conv10)."""

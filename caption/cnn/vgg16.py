@@ -14,6 +14,9 @@ fully-connected layers; dropout (p = 0.5) after fc6 and fc7 while training.
 
 The image code of the thesis (§3.6.1, eq. 3.3) is fc7 after its ReLU, the
 4096-d ``features(x)``; ``net(x)`` gives the 1000 ImageNet logits of fc8.
+``features_and_map(x)`` also gives conv5_3's map (after its ReLU, before
+pool5), 512 × 14 × 14: the regions that soft attention looks at (Xu et al.
+2015 use this very map).
 The flattening before fc6 is in (channel, row, column) order, as in Caffe,
 Lasagne and torchvision. Shapes: N batch; x is (N, 3, 224, 224).
 """
@@ -50,24 +53,34 @@ class VGG16(Module):
         self.dropout7 = Dropout(0.5)
         self.fc8 = Linear(4096, num_classes, rng=rng)
 
-    def convolutions(self, x):
-        """The five blocks: (N, 3, 224, 224) -> pool5 (N, 512, 7, 7)."""
+    def last_map(self, x):
+        """The thirteen convolutions: (N, 3, 224, 224) -> conv5_3 (N, 512, 14, 14),
+        every block but the last closed by its pooling."""
         layers = iter(CONV_NAMES)
-        for widths in BLOCKS:
+        for block, widths in enumerate(BLOCKS):
+            x = self.pool(x) if block else x
             for _ in widths:
                 x = F.relu(getattr(self, next(layers))(x))
-            x = self.pool(x)
         return x
+
+    def convolutions(self, x):
+        """The five blocks: (N, 3, 224, 224) -> pool5 (N, 512, 7, 7)."""
+        return self.pool(self.last_map(x))
 
     def features(self, x):
         """fc7 after its ReLU, (N, 4096): the image code of eq. 3.3."""
-        x = self.convolutions(x)
+        return self.features_and_map(x)[0]
+
+    def features_and_map(self, x):
+        """(fc7 (N, 4096), conv5_3 (N, 512, 14, 14)) of one pass."""
+        conv5_3 = self.last_map(x)
+        x = self.pool(conv5_3)
         if x.shape[1:] != (512, 7, 7):
             raise ValueError(f"VGG16: pool5 has shape {x.shape[1:]}, fc6 needs (512, 7, 7) "
                              f"(the input must be 3 x {INPUT_SIZE} x {INPUT_SIZE})")
         x = F.reshape(x, (x.shape[0], -1))
         x = self.dropout6(F.relu(self.fc6(x)))
-        return F.relu(self.fc7(x))
+        return F.relu(self.fc7(x)), conv5_3
 
     def forward(self, x):
         """The 1000 ImageNet logits (fc8; a softmax gives the class probabilities)."""

@@ -27,12 +27,13 @@ file and the line.
     python -m caption.data.flickr8k TEXT_DIR --out dataset_flickr8k.json [--force]
 """
 import argparse
-import os
+import codecs
 import re
 import sys
 from pathlib import Path
 
-from .files import open_regular, write_json_atomic
+from ..shell.paths import user_path
+from .files import OutputError, check_output, open_regular, write_json_atomic
 from .karpathy import DatasetError
 
 TOKEN_FILE = "Flickr8k.token.txt"
@@ -55,6 +56,7 @@ def read_lines(path):
             data = f.read()
     except OSError as err:
         raise DatasetError(f"{path}: cannot read it: {err.strerror or err}") from err
+    data = data.removeprefix(codecs.BOM_UTF8)   # an editor's byte-order mark is no text
     lines = []
     for number, line in enumerate(data.splitlines(), start=1):
         try:
@@ -135,15 +137,9 @@ def convert(text_dir):
 
 def write_dataset(dataset, out, text_dir, force=False):
     """Write ``dataset`` to ``out`` atomically; never over an input file, nor over an
-    existing file unless ``force``."""
-    out = Path(out)
+    existing file unless ``force`` (caption/data/files.py ``check_output``)."""
     inputs = [Path(text_dir) / name for name in (TOKEN_FILE, *SPLIT_FILES.values())]
-    if any(out.exists() and os.path.samefile(out, path) for path in inputs):
-        raise DatasetError(f"{out}: is one of the release's own files; choose another --out")
-    if out.is_dir() or not out.parent.is_dir():
-        raise DatasetError(f"{out}: cannot write there (a folder, or in no existing folder)")
-    if out.exists() and not force:
-        raise DatasetError(f"{out}: exists already; pass --force to replace it")
+    check_output(out, "--out", inputs, force)
     write_json_atomic(out, dataset, indent=None)
 
 
@@ -155,9 +151,9 @@ def parse_args(argv):
                     "(dataset_flickr8k.json): 6000 train, 1000 val, 1000 test images, five "
                     "captions each, tokens lower-cased and cut at every character that is "
                     "not a letter or a digit.")
-    parser.add_argument("text_dir", metavar="TEXT_DIR",
+    parser.add_argument("text_dir", metavar="TEXT_DIR", type=user_path,
                         help="the folder of the unpacked text release (Flickr8k_text)")
-    parser.add_argument("--out", default="dataset_flickr8k.json",
+    parser.add_argument("--out", default="dataset_flickr8k.json", type=user_path,
                         help="the JSON file to write (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)
@@ -168,7 +164,7 @@ def main(argv=None):
     try:
         dataset = convert(args.text_dir)
         write_dataset(dataset, args.out, args.text_dir, args.force)
-    except (DatasetError, OSError) as err:   # what caption/shell/errors.py does for commands above
+    except (DatasetError, OutputError, OSError) as err:   # as caption/shell/errors.py does
         print(f"error: {err}", file=sys.stderr)
         return 1
     images = dataset["images"]

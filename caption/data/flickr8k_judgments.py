@@ -83,6 +83,9 @@ def read_crowdflower(text_dir, captions):
     for number, image, caption, rest in _judged_lines(path, captions, 5):
         share, = _numbers(path, number, rest[:1], float)
         yes, no = _numbers(path, number, rest[1:], int)
+        if not 0 <= share <= 1:   # nan and inf too
+            raise DatasetError(f"{path}: line {number}: share of yes {rest[0]!r} is not a "
+                               f"number from 0 to 1")
         if yes < 0 or no < 0 or yes + no == 0 or abs(share - yes / (yes + no)) > SHARE_TOLERANCE:
             raise DatasetError(f"{path}: line {number}: share of yes {share} does not "
                                f"match {yes} yes and {no} no votes")

@@ -157,6 +157,9 @@ def _parse_image(json_path, index, record):
     filename = _field(json_path, where, record, "filename", str)
     where = f"images[{index}] ({filename!r})"
     imgid = _field(json_path, where, record, "imgid", int)
+    if not 0 <= imgid < 2**63:   # stored as int64 beside the features (caption/data/features.py)
+        raise DatasetError(f"{json_path}: {where}: field 'imgid' is {imgid}, expected an "
+                           f"integer from 0 to 2**63 - 1")
     where = f"images[{index}] ({filename!r}, imgid {imgid})"
     relpath = _relative_part(json_path, where, "filename", filename)
     if "filepath" in record:
@@ -183,7 +186,21 @@ def _parse_image(json_path, index, record):
         tokens.append(list(words))
         raw.append(text)
     return Image(filename, relpath.as_posix(), imgid, split, tokens, raw, sentids,
-                 scene=record.get("scene"))
+                 scene=_scene(json_path, where, record.get("scene")))
+
+
+def _scene(json_path, where, scene):
+    """The ground truth of a synthetic image (caption/data/shapes_scene.py), or None:
+    checked here, when the dataset is read, not when validation first scores it."""
+    if scene is None:
+        return None
+    if not isinstance(scene, list) or not all(
+            isinstance(obj, dict) and isinstance(obj.get("colour"), str)
+            and isinstance(obj.get("shape"), str) for obj in scene):
+        raise DatasetError(f"{json_path}: {where}: field 'scene' should be a list of objects, "
+                           f"each with a 'colour' and a 'shape' (strings), got "
+                           f"{json.dumps(scene)[:80]}")
+    return scene
 
 
 def _check_unique_imgids(json_path, images):
@@ -197,6 +214,9 @@ def _check_unique_imgids(json_path, images):
 
 def _relative_part(json_path, where, name, value):
     """A path fragment from the JSON, refused if it could leave the image root."""
+    if "\0" in value:
+        raise DatasetError(f"{json_path}: {where}: field {name!r} holds a NUL byte, which no "
+                           f"file name can")
     part = PurePath(value.replace("\\", "/"))
     if part.is_absolute() or value.startswith(("/", "\\")) or ".." in part.parts:
         raise DatasetError(f"{json_path}: {where}: field {name!r} is {value!r}, which "
@@ -219,7 +239,11 @@ def _locate_images(json_path, image_root, images, required=True):
     problems = {"missing": [], "not a regular file": [], "outside the image root": []}
     for image in images:
         path = image_root / image.relpath
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):   # a symbolic link loop (RuntimeError before 3.13)
+            problems["not a regular file"].append(image.relpath)
+            continue
         problem = ("outside the image root" if not real.is_relative_to(root) else
                    "missing" if not real.exists() else
                    "not a regular file" if not real.is_file() else None)

@@ -18,17 +18,21 @@ The default root is ``$NNSCRATCH_CACHE/shapes-v1-seed<seed>`` (the cache
 defaults to ``~/.cache/nnscratch``). Scenes are drawn by ``shapes_scene``,
 captions written and scored by ``shapes_text``.
 """
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
 from tqdm import tqdm
 
+from .files import user_folder
 from .karpathy import load_karpathy
 from .shapes_scene import render, sample_scene
 from .shapes_text import attribute_scores, caption_text, write_captions  # noqa: F401 (re-exported)
@@ -43,8 +47,7 @@ MANIFEST = "manifest.json"
 
 def default_root(seed=0):
     """Where the full shapes set of ``seed`` is cached."""
-    cache = os.environ.get("NNSCRATCH_CACHE") or Path.home() / ".cache" / "nnscratch"
-    return Path(cache) / f"{GENERATOR}-seed{seed}"
+    return user_folder() / f"{GENERATOR}-seed{seed}"
 
 
 def shapes_json(seed=0, progress=True):
@@ -66,18 +69,63 @@ def load_shapes(seed=0, restval_to_train=False, progress=True):
 
 
 def build_shapes(root, seed=0, n_train=6000, n_val=1000, n_test=1000, progress=False):
-    """Generate the set into ``root`` unless it is already complete; return its JSON path."""
+    """Generate the set into ``root`` unless it is already complete; return its JSON path.
+
+    The set is generated into ``.ROOT.partial-PID`` beside it and renamed into place. A
+    Ctrl-C or a SIGTERM meanwhile removes that folder; one left by a process that died
+    outright (SIGKILL, a power cut) is removed by the next call.
+    """
     root, counts = Path(root), (n_train, n_val, n_test)
+    _remove_abandoned(root)
     if not is_complete(root, seed, counts):
         staging = root.with_name(f".{root.name}.partial-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         try:
-            _generate(staging, seed, counts, progress)
+            with _sigterm_interrupts():
+                _generate(staging, seed, counts, progress)
         except BaseException:          # interrupted (Ctrl-C too): leave no half-written set
             shutil.rmtree(staging, ignore_errors=True)
             raise
         _publish(staging, root, seed, counts)
     return root / JSON_NAME
+
+
+def _remove_abandoned(root):
+    """Delete the staging folders beside ``root`` whose process is gone."""
+    for staging in root.parent.glob(f".{root.name}.partial-*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid):
+    """Whether a process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):   # gone; a pid no system gives
+        return False
+    except PermissionError:                       # another user's
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block SIGTERM (what ``timeout`` and job schedulers send) raises
+    KeyboardInterrupt, as Ctrl-C does, so that the cleanup of the caller runs; unchanged
+    where a handler is set already, or outside the main thread."""
+    def interrupt(number, frame):
+        raise KeyboardInterrupt
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def is_complete(root, seed, counts):

@@ -29,6 +29,13 @@ class Vocabulary:
 
     def __init__(self, words, min_count=5):
         words = list(words)
+        strange = [w for w in words if not isinstance(w, str) or not w]
+        if strange:
+            raise ValueError(f"Vocabulary: every word must be a non-empty string, "
+                             f"got {strange[0]!r}")
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+            raise ValueError(f"Vocabulary: min_count must be a positive integer, "
+                             f"got {min_count!r}")
         if tuple(words[:len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"Vocabulary: the words must start with {SPECIALS}, "
                              f"got {words[:len(SPECIALS)]}")

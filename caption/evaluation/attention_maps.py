@@ -16,6 +16,7 @@ its read-out uses (the model math is written once). Drawing uses Pillow only:
 the image, scaled up, is darkened where α is small (a spotlight), and the
 region of largest α is outlined.
 """
+import pathlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +25,18 @@ from PIL import Image, ImageDraw, ImageFont
 from nnscratch import Tensor, no_grad
 from nnscratch.backend import to_cpu
 
+from ..cnn.preprocess import load_image, resize_and_crop
+from ..data.files import written_aside
+
 PANEL = 128          # pixels of one panel (a 64 x 64 image scaled 2x)
 PER_LINE = 10        # panels on one line of the sheet
 LABEL = 18           # pixels of text above a panel
 TITLE = 20           # pixels of a row's title
 FLOOR = 0.2          # brightness where α is 0 (1 where α is largest)
 OUTLINE = (0, 255, 255)   # cyan: no shape has that colour
+# The image files a sheet may be written as: extension -> Pillow's format.
+SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF",
+            ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
 
 @dataclass
@@ -48,7 +55,8 @@ def has_attention(model):
 def attention_steps(model, vocab, image, ids, ended=True):
     """[Step, ...] for the caption ``ids`` (word ids, without <start>/<end>) of one image.
 
-    image: the model's input for one image (1, 3, S, S). ``ended``: the caption
+    image: the model's input for one image (Tensors, as ``model.encode`` takes them:
+    pixels (1, 3, S, S), or features and regions). ``ended``: the caption
     was closed by <end> (the last step then says "<end>"); a caption cut at the
     maximum length has no step after its last word. A model without attention raises
     ValueError (``Captioner.attention_weights``).
@@ -56,7 +64,7 @@ def attention_steps(model, vocab, image, ids, ended=True):
     tokens = [vocab.start_id] + [int(i) for i in ids]
     with no_grad():
         model.eval()
-        code = model.encode(image if isinstance(image, Tensor) else Tensor(image))
+        code = model.encode(image)
         alpha = to_cpu(model.attention_weights(code, np.array([tokens])).data)[0]    # (T, L)
     side = int(round(np.sqrt(alpha.shape[1])))
     said = tokens[1:] + [vocab.end_id]
@@ -72,6 +80,18 @@ def pixels_of(image):
     return np.clip(np.round((x.transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def input_side(cnn):
+    """The side of the square a pretrained CNN sees of a photo (None for the small CNN)."""
+    from ..cnn import ARCHITECTURES
+    return ARCHITECTURES[cnn].DEFAULT_PREPROCESSING.input_size if cnn in ARCHITECTURES else None
+
+
+def photo_pixels(path, side):
+    """The square of a photo that a pretrained CNN sees, as uint8 (side, side, 3): the
+    short side scaled to ``side`` and the centre cut (caption/cnn/preprocess.py)."""
+    return np.asarray(resize_and_crop(load_image(path), side))
+
+
 def peak(weights):
     """(row, column) of the region with the largest α in a (side, side) grid."""
     return np.unravel_index(int(np.argmax(weights)), weights.shape)
@@ -79,7 +99,7 @@ def peak(weights):
 
 def spotlight(pixels, weights):
     """A PANEL × PANEL picture: the image darkened where α is small, the peak region outlined."""
-    picture = Image.fromarray(pixels).resize((PANEL, PANEL), Image.NEAREST)
+    picture = scaled_to_panel(pixels)
     scaled = Image.fromarray((weights / weights.max()).astype(np.float32), mode="F")
     light = np.asarray(scaled.resize((PANEL, PANEL), Image.BILINEAR))[..., None]
     lit = np.asarray(picture, dtype=np.float32) * (FLOOR + (1 - FLOOR) * np.clip(light, 0, 1))
@@ -88,6 +108,14 @@ def spotlight(pixels, weights):
     ImageDraw.Draw(out).rectangle([c * cell, r * cell, (c + 1) * cell - 1, (r + 1) * cell - 1],
                                   outline=OUTLINE)
     return out
+
+
+def scaled_to_panel(pixels):
+    """The image (S, S, 3) uint8 as a PANEL × PANEL picture: a small drawing scaled up
+    without smoothing, a photo scaled down with it."""
+    smaller = pixels.shape[0] <= PANEL
+    return Image.fromarray(pixels).resize((PANEL, PANEL),
+                                          Image.NEAREST if smaller else Image.BILINEAR)
 
 
 def _font(size):
@@ -111,12 +139,13 @@ def draw_attention(rows, path):
     top = 4
     for (title, pixels, steps), n in zip(rows, lines):
         pen.text((4, top), title, fill="black", font=large)
-        panels = [("image", Image.fromarray(pixels).resize((PANEL, PANEL), Image.NEAREST))]
+        panels = [("image", scaled_to_panel(pixels))]
         panels += [(f"{s.read} -> {s.said}", spotlight(pixels, s.weights)) for s in steps]
         for j, (label, picture) in enumerate(panels):
             left, y = 4 + (j % PER_LINE) * width, top + TITLE + (j // PER_LINE) * line_height
             pen.text((left, y), label, fill="black", font=small)
             sheet.paste(picture, (left, y + LABEL))
         top += TITLE + n * line_height
-    sheet.save(path)
+    with written_aside(path) as aside:   # its folder and name checked by caption.describe
+        sheet.save(aside, format=SUFFIXES[pathlib.Path(path).suffix.lower()])
     return path

@@ -1,7 +1,8 @@
 """Captions for new images with a trained caption generator (thesis §3.7, §5.3).
 
 The image goes through the run's own encoder (the small CNN it trained, or
-the frozen pretrained CNN its features came from), then beam search (or
+the frozen pretrained CNN its features came from, with its regions for a
+model with attention), then beam search (or
 greedy decoding, beam 1) gives the ``top`` best captions with their
 log-probabilities. Large photos are decoded at reduced size
 (caption/cnn/preprocess.py), and an image that cannot be used is skipped with
@@ -19,12 +20,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nnscratch import Tensor, no_grad
+from nnscratch import Tensor
 
-from ..cnn.preprocess import ImageError, load_image
+from ..cnn.preprocess import ImageError, image_to_array, load_image, resize_and_crop
 from ..models.decoding import beam_search
-from .attention_maps import attention_steps, draw_attention, pixels_of
 from ..models.small_cnn import SIDE, pixels_to_float
+from ..training.config import ConfigError
+from .attention_maps import attention_steps, draw_attention
 
 SHAPES_ONLY = (
     f"this model was trained only on the built-in shapes set ({SIDE}x{SIDE} synthetic pictures "
@@ -37,27 +39,46 @@ SHAPES_ONLY = (
 
 @dataclass
 class Decoded:
-    """One image decoded: its file, the model's input (1, 3, S, S) or (1, K), and the
-    Hypotheses of beam search, best first (caption/models/decoding.py)."""
+    """One image decoded: its file, the model's input (pixels (1, 3, S, S), features
+    (1, K), or features and regions), the pixels the encoder saw (S, S, 3) uint8, and
+    the Hypotheses of beam search, best first (caption/models/decoding.py)."""
     path: str
-    image: Tensor
+    image: object
+    pixels: np.ndarray
     hypotheses: list
 
 
 def image_encoder(config):
-    """A function: image path -> the model's input, pixels (1, 3, S, S) or CNN features (1, K)."""
+    """A function: image path -> (the model's input as arrays, the pixels (S, S, 3) that
+    the encoder saw): the small CNN's pixels (1, 3, S, S), or a pretrained CNN's
+    features (1, K) and, for a model with attention, its regions (1, L, C) beside them."""
     if config["cnn"] == "small":
-        def pixels(path):
-            rgb = load_image(path, at_least=SIDE).resize((SIDE, SIDE))
-            return pixels_to_float(np.asarray(rgb).transpose(2, 0, 1)[None])
-        return pixels
-    from ..cnn import build, preprocess   # the pretrained CNN loads only when needed
+        def small(path):
+            rgb = np.asarray(load_image(path, at_least=SIDE).resize((SIDE, SIDE)))
+            return pixels_to_float(rgb.transpose(2, 0, 1)[None]), rgb
+        return small
+    if config["cnn"] is None:
+        raise ConfigError(f"the run was trained on features of a CNN the project does not "
+                          f"have ({config['features']}), so it cannot encode new images; "
+                          f"caption.evaluate works on its feature file")
+    from ..cnn import build   # the pretrained CNN loads only when needed
+    from ..cnn.extract import vectors_and_regions
     net = build(config["cnn"])
 
-    def features(path):
-        with no_grad():
-            return net.features(Tensor(preprocess([path], net))).data
-    return features
+    def pretrained(path):
+        photo = resize_and_crop(load_image(path), net.preprocessing.input_size)
+        vectors, regions = vectors_and_regions(
+            net, Tensor(image_to_array(photo, net.preprocessing)[None]), config["attention"])
+        inputs = vectors if regions is None else (vectors, regions.astype(np.float32))
+        return inputs, np.asarray(photo)
+    return pretrained
+
+
+def as_tensors(arrays, device):
+    """The model's input arrays (one, or a tuple) as Tensors on ``device``."""
+    if isinstance(arrays, tuple):
+        return tuple(Tensor(device.move(a)) for a in arrays)
+    return Tensor(device.move(arrays))
 
 
 def decode_images(paths, model, vocab, config, device, beam=3, max_length=None):
@@ -71,13 +92,14 @@ def decode_images(paths, model, vocab, config, device, beam=3, max_length=None):
     decoded, skipped = [], []
     for path in paths:
         try:
-            x = Tensor(device.move(encode(path)))
+            arrays, pixels = encode(path)
         except ImageError as error:
             skipped.append((path, str(error)))
             continue
+        x = as_tensors(arrays, device)
         (hyps,) = beam_search(model, x, vocab.start_id, vocab.end_id, beam, max_len,
                               never=(vocab.pad_id, vocab.start_id))
-        decoded.append(Decoded(path, x, hyps))
+        decoded.append(Decoded(path, x, pixels, hyps))
     return decoded, skipped
 
 
@@ -104,7 +126,7 @@ def attention_map(decoded, model, vocab, path):
         ended = best.length > len(best.ids)          # <end> was scored after the last word
         steps = attention_steps(model, vocab, d.image, best.ids, ended)
         rows.append((f"{Path(d.path).name}: {' '.join(vocab.decode(best.ids))}",
-                     pixels_of(d.image), steps))
+                     d.pixels, steps))
     return draw_attention(rows, path)
 
 

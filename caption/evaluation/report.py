@@ -29,7 +29,8 @@ import numpy as np
 
 from ..cnn.preprocess import ImageError, load_image
 from ..metrics.retrieval import annotation_ranks, search_ranks
-from .attention_maps import attention_steps, draw_attention, has_attention, pixels_of
+from .attention_maps import (attention_steps, draw_attention, has_attention, input_side,
+                             photo_pixels, pixels_of)
 
 REPORT = "report.html"
 IMAGE_DIR = "report_images"
@@ -183,21 +184,30 @@ ATTENTION_NOTE = ("<p>Each panel is one step of the best caption: having read th
                   "small; the region of largest α outlined).</p>")
 
 
-def attention_section(rows, images, records, model, vocab, model_input, max_length, folder):
+def attention_section(rows, images, records, model, vocab, model_input, max_length, folder,
+                      photo_side=None):
     """The attention of the first captions of ``rows``, word by word, one PNG per image.
 
     model_input(rows) -> the model's input for those images of the split;
-    max_length: the run's, to tell a caption closed by <end> from one cut short.
+    max_length: the run's, to tell a caption closed by <end> from one cut short;
+    photo_side: the side of the square a pretrained CNN saw of each photo (its
+    regions are drawn over that square, read from the image file).
     """
     figures = []
     for r in rows[:ATTENTION_IMAGES]:
         words = records[r]["caption"].split()
         image = model_input([r])
+        if isinstance(image, tuple):   # a pretrained CNN's regions: draw over the photo
+            if images[r].path is None:
+                continue
+            pixels = photo_pixels(images[r].path, photo_side)
+        else:
+            pixels = pixels_of(image)
         steps = attention_steps(model, vocab, image, vocab.encode(words),
                                 ended=len(words) <= max_length)
         name = f"attention{int(images[r].imgid):06d}.png"
-        draw_attention([(f"{images[r].filename}: {records[r]['caption']}", pixels_of(image),
-                         steps)], pathlib.Path(folder) / name)
+        draw_attention([(f"{images[r].filename}: {records[r]['caption']}", pixels, steps)],
+                       pathlib.Path(folder) / name)
         figures.append(f'<p><img src="{escape(IMAGE_DIR + "/" + name)}" '
                        f'alt="attention for {escape(images[r].filename)}"></p>')
     return ("<h2>Where the model looks, word by word</h2>" + ATTENTION_NOTE + "".join(figures))
@@ -232,7 +242,8 @@ def caption_report(run_dir, evaluation, images, config, log, sample=24, model=No
                 training_curves(log, copies.folder)]
     if model is not None and has_attention(model) and len(shown):
         sections.insert(-1, attention_section(shown, images, records, model, vocab, model_input,
-                                              config["max_length"], copies.folder))
+                                              config["max_length"], copies.folder,
+                                              input_side(config["cnn"])))
     return _write(run_dir, f"Evaluation of {run_dir}", sections)
 
 

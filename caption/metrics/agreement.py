@@ -56,6 +56,14 @@ class RatedPairs:
     skipped: int = 0      # judgments left out (expert candidates among their references)
 
 
+class NothingToScore(ValueError):
+    """A set of judgments that leaves no pair to score; ``name`` is the set's."""
+
+    def __init__(self, name, why):
+        super().__init__(why)
+        self.name = name
+
+
 def expert_pairs(references, judgments):
     """Flickr8k-Expert pairs. references: {image: [its captions]}; judgments: objects
     with .image, .caption and .ratings (three)."""
@@ -81,8 +89,8 @@ def crowdflower_pairs(references, judgments):
             refs.remove(judgment.caption)
     empty = [image for image, refs in left.items() if not refs]
     if empty:
-        raise ValueError(f"crowdflower_pairs: every caption of {empty[0]} is among its "
-                         f"judged candidates, which leaves no reference")
+        raise NothingToScore("crowdflower", f"every caption of {empty[0]} is among its "
+                                            f"judged candidates, which leaves no reference")
     return RatedPairs([j.caption for j in judgments], [left[j.image] for j in judgments],
                       np.array([j.ratings[0] for j in judgments], float))
 
@@ -148,6 +156,9 @@ def agreement(references, expert, crowdflower, tokenize=coco_tokenize, meteor_wa
     result, skipped = {}, {}
     for name, pairs in (("expert", expert_pairs(references, expert)),
                         ("crowdflower", crowdflower_pairs(references, crowdflower))):
+        if not len(pairs.ratings):
+            raise NothingToScore(name, f"no judgment left to score ({pairs.skipped} skipped: "
+                                       f"candidates among their own image's references)")
         result[name] = correlations(name, pairs, metric_scores(pairs, tokenize, meteor_wanted))
         skipped[name] = pairs.skipped
     return result, skipped

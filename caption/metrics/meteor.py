@@ -52,8 +52,10 @@ def meteor_jar():
 
 
 def _line(words):
-    """A token list as one field of the jar's ||| separated protocol."""
-    return " ".join(w for w in words if w and "|||" not in w)
+    """A token list as one field of the jar's ||| separated protocol, on one line: a word
+    holding a line break or other whitespace (a hand-made dataset's token) is cut there,
+    as the jar's own tokenizer would, instead of ending the protocol's line early."""
+    return " ".join(part for w in words if "|||" not in w for part in w.split())
 
 
 class _MeteorProcess:
@@ -72,8 +74,9 @@ class _MeteorProcess:
         answers = [self.process.stdout.readline().decode().strip() for _ in range(n_answers)]
         if not all(answers):
             self.log.seek(0)
-            raise RuntimeError("meteor: the METEOR jar stopped answering; its error output "
-                               "ends with: " + self.log.read().decode()[-1000:])
+            raise MetricUnavailable("not computed: the METEOR jar stopped answering; its "
+                                    "error output ends with: "
+                                    + self.log.read().decode(errors="replace")[-300:])
         return answers
 
     def close(self):

@@ -17,9 +17,12 @@ How the image enters (``condition``):
     "every"  v is concatenated to the word embedding at every step
 (measured on the shapes set, "every" learns at once where "init" does not).
 
-With ``attention`` (a jointly trained CNN only), the next word is read out
-of the hidden state *and* of the image region that the last words point at
-(an extension beyond the thesis, see nnscratch/layers/attention.py). With
+With ``attention``, the next word is read out of the hidden state *and* of
+the image region that the last words point at (an extension beyond the
+thesis, see nnscratch/layers/attention.py). The regions come from the
+encoder's ``regions``: the small CNN's last map, trained jointly, or a
+frozen pretrained CNN's 14 × 14 map, precomputed (Xu et al. 2015's soft
+attention; caption/models/precomputed.py). One model reads either. With
 ``attention_query`` "words" (the default), the query is [x_t ; x_{t-1}],
 the embeddings of the word just read and of the one before it (x_0's
 "before" is zeros): in "a small white circle", "white" after "small", so
@@ -75,14 +78,17 @@ def shifted(words):
 @dataclass
 class ImageCode:
     """What the language model sees of N images: the vector v (N, E) (or (N, H)
-    for "init") and, with attention, the CNN's regions (N, L, C) (else None)."""
+    for "init") and, with attention, the CNN's regions (N, L, C) and their keys
+    (N, L, A), computed once an image however many sentences read it (else None)."""
     vector: Tensor
     regions: Tensor = None
+    keys: Tensor = None
 
     def rows(self, index):
         """The code of images ``index`` (an integer array; repeats allowed)."""
-        return ImageCode(self.vector[index],
-                         None if self.regions is None else self.regions[index])
+        if self.regions is None:
+            return ImageCode(self.vector[index])
+        return ImageCode(self.vector[index], self.regions[index], self.keys[index])
 
 
 class Captioner(Module):
@@ -100,8 +106,8 @@ class Captioner(Module):
             raise ValueError(f"captioner: attention_query must be one of {ATTENTION_QUERIES}, "
                              f"got {attention_query!r}")
         if attention and not hasattr(encoder, "regions"):
-            raise ValueError("captioner: attention needs a jointly trained CNN encoder that "
-                             "gives regions (--cnn small); precomputed features are one vector")
+            raise ValueError("captioner: attention needs an encoder that gives regions (the "
+                             "small CNN, or a pretrained CNN's precomputed regions)")
         rng = rng if rng is not None else np.random.default_rng()
         self.cell_type, self.condition = cell, condition
         if encoder is not None:
@@ -128,12 +134,13 @@ class Captioner(Module):
 
     def encode(self, images):
         """Images (N, 3, S, S) or features (N, K) -> ImageCode: v = relu(W_v CNN(I) + b_v)."""
-        regions = None
+        regions = keys = None
         if hasattr(self, "attention"):
             features, regions = self.encoder.regions(images)
+            keys = self.attention.keys(regions)
         else:
             features = self.encoder(images) if hasattr(self, "encoder") else images
-        return ImageCode(F.relu(self.image_projection(self.dropout(features))), regions)
+        return ImageCode(F.relu(self.image_projection(self.dropout(features))), regions, keys)
 
     def read_out(self, h, words, code, before=None):
         """Hidden states h (N, T, H) -> next-word logits (N, T, V), from h alone or,
@@ -151,10 +158,10 @@ class Captioner(Module):
         the embeddings of the words read before ``words``; None: ``words`` is a whole
         sentence from its first word, whose "before" is zeros and the rest shifted."""
         if self.attention_query == "word_state":
-            return self.attention(F.concat([words, h], axis=2), code.regions)
+            return self.attention(F.concat([words, h], axis=2), code.regions, code.keys)
         if before is None:
             before = shifted(words)
-        return self.attention(F.concat([words, before], axis=2), code.regions)
+        return self.attention(F.concat([words, before], axis=2), code.regions, code.keys)
 
     def attention_weights(self, code, ids):
         """Teacher forcing: ids (N, T) -> α (N, T, L), row t the weights over the L regions

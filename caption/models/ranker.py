@@ -13,7 +13,8 @@ compares them by a dot product).
     s = Σ_i W_w·1_i                           eq. 3.4   encode_sentences, "bow"
     h_t = ReLU(W_hh h_{t-1} + W_xh e_t + b),  eq. 3.5   encode_sentences, "rnn"
       e_t = W_w·1_t, h_0 = 0;  s = h_T ("last") or s = Σ_t h_t ("sum")
-    S_kl = v_kᵀ s_l                           eq. 3.6   scores
+    S_kl = v_kᵀ s_l                           eq. 3.6   scores ("dot")
+    S_kl = v̂_kᵀ ŝ_l,  x̂ = x / ‖x‖             scores "cosine" (Kiros et al. 2014)
     L = Σ_k [Σ_{l≠k} max(0, S_kl − S_kk + 1) + Σ_{l≠k} max(0, S_lk − S_kk + 1)]
                                               eq. 3.6   loss (F.ranking_loss)
 
@@ -26,6 +27,11 @@ computed. The sentence encoders read the words only, w_1 … w_L, without the
 the words of the sentence and eq. 3.5 runs over them (``sentence_words``
 strips the markers). Padding after a sentence's last word is masked out;
 since the RNN reads left to right, the padded steps never reach a real one.
+
+With ``scores`` "cosine" (beyond the thesis) v and s are scaled to unit
+length before the dot product, as in Kiros et al. 2014 (there with a margin
+of 0.2): a score then lies in [−1, 1], and no image or sentence scores high
+against everything by the length of its vector alone.
 
 The λ‖θ‖² term of eq. 3.6 is not in ``loss``: the optimizer's weight decay
 adds its gradient 2λθ (``--weight-decay`` is 2λ, see nnscratch/optim.py), so
@@ -41,6 +47,7 @@ from nnscratch.layers import RNN, Embedding, Linear, Module
 
 ENCODERS = ("bow", "rnn")
 POOLINGS = ("last", "sum")
+SCORES = ("dot", "cosine")
 
 
 def sentence_words(tokens, mask):
@@ -75,26 +82,35 @@ class Ranker(Module):
 
     ``encoder`` "bow" (eq. 3.4) or "rnn" (eq. 3.5, ReLU, h_0 = 0); ``pooling``
     "last" (s = h_T) or "sum" (s = Σ_t h_t) for the RNN; ``margin`` the Δ = 1
-    of eq. 3.6. Parameters are drawn from ``rng`` (a NumPy Generator).
+    of eq. 3.6; ``scores`` "dot" (eq. 3.6) or "cosine". Parameters are drawn
+    from ``rng`` (a NumPy Generator).
     """
 
     def __init__(self, vocab_size, feature_size, embed_size=256, encoder="rnn",
-                 pooling="sum", margin=1.0, rng=None):
+                 pooling="sum", margin=1.0, scores="dot", rng=None):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"ranker: encoder must be one of {ENCODERS}, got {encoder!r}")
         if pooling not in POOLINGS:
             raise ValueError(f"ranker: pooling must be one of {POOLINGS}, got {pooling!r}")
+        if scores not in SCORES:
+            raise ValueError(f"ranker: scores must be one of {SCORES}, got {scores!r}")
         rng = rng if rng is not None else np.random.default_rng()
         self.encoder, self.pooling, self.margin = encoder, pooling, margin
+        self.scores = scores
         self.image_projection = Linear(feature_size, embed_size, rng=rng)   # W, b of eq. 3.3
         self.embedding = Embedding(vocab_size, embed_size, rng=rng)         # W_w of eq. 3.4, 3.5
         if encoder == "rnn":
             self.recurrent = RNN(embed_size, embed_size, activation="relu", rng=rng)
 
     def encode_images(self, features):
-        """v = W·CNN(I) + b (eq. 3.3): features (N, K) -> v (N, E)."""
-        return self.image_projection(features)
+        """v = W·CNN(I) + b (eq. 3.3): features (N, K) -> v (N, E) (unit length for
+        "cosine" scores)."""
+        return self.unit(self.image_projection(features))
+
+    def unit(self, x):
+        """x (N, E) as it enters the scores: itself ("dot"), or scaled to unit length."""
+        return F.l2_normalize(x) if self.scores == "cosine" else x
 
     def encode_sentences(self, words, mask):
         """words (N, T) ids, mask (N, T) True on real words -> s (N, E).
@@ -110,9 +126,9 @@ class Ranker(Module):
                              f"{words.shape} and {mask.shape}")
         e = self.embedding(words)                                   # (N, T, E)
         if self.encoder == "bow":
-            return weighted_sum(e, mask)                            # eq. 3.4
+            return self.unit(weighted_sum(e, mask))                 # eq. 3.4
         h = self.recurrent(e)                                       # eq. 3.5, (N, T, E)
-        return weighted_sum(h, mask if self.pooling == "sum" else last_word(mask))
+        return self.unit(weighted_sum(h, mask if self.pooling == "sum" else last_word(mask)))
 
     def forward(self, features, words, mask):
         """S_kl = v_kᵀ s_l (eq. 3.6): image k against sentence l, (N, N)."""
@@ -129,4 +145,5 @@ class Ranker(Module):
         return F.ranking_loss(self(features, words, mask), self.margin)
 
     def extra_repr(self):
-        return f"encoder={self.encoder!r}, pooling={self.pooling!r}, margin={self.margin}"
+        return (f"encoder={self.encoder!r}, pooling={self.pooling!r}, margin={self.margin}, "
+                f"scores={self.scores!r}")

@@ -1,3 +1,3 @@
 """What the ``python -m caption.X`` commands share: the error boundary
-(``errors``) and the long commands' ``--threads`` flag (``threads``). Only
-commands import this package."""
+(``errors``), the long commands' ``--threads`` flag (``threads``) and the
+paths a user names (``paths``). Only commands import this package."""

@@ -2,9 +2,9 @@
 
 ``@command`` wraps a command's ``main``: the project's own errors, each of
 which already names the file and the field or key (a dataset, a feature
-file, a checkpoint, a config, an image, a weight file, a missing GPU), and
-the operating system's (a missing file, a full disk, a read-only folder)
-become one line on stderr and exit status 1; Ctrl-C is status 130. Anything
+file, a checkpoint, a config, an image, a weight file, an output path, a
+missing GPU), and the operating system's (a missing file, a full disk, a
+read-only folder) become one line on stderr and exit status 1; Ctrl-C is status 130. Anything
 else is a bug and keeps its traceback.
 """
 import functools
@@ -16,6 +16,7 @@ from nnscratch.io import FileFormatError
 from ..cnn.preprocess import ImageError
 from ..cnn.weightfile import ConversionError
 from ..data.features import FeaturesError
+from ..data.files import OutputError
 from ..data.karpathy import DatasetError
 from ..metrics.meteor import MetricUnavailable
 from ..training.config import ConfigError
@@ -24,7 +25,7 @@ from ..training.loop import NonFiniteLoss
 from ..training.run_folder import RunError
 
 USER_ERRORS = (ConfigError, DatasetError, FeaturesError, ImageError, RunError, FileFormatError,
-               ConversionError, GPUUnavailable, MetricUnavailable, NonFiniteLoss,
+               ConversionError, GPUUnavailable, MetricUnavailable, NonFiniteLoss, OutputError,
                DistributedError, OSError)
 
 

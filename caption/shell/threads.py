@@ -8,14 +8,18 @@ import sys
 from nnscratch.threads import LoadFollower, blas_threads, choose_threads, use_threads
 
 
+MAX_THREADS = 1024   # more than any machine's cores; a BLAS given 10**20 would overflow
+
+
 def positive_int(text):
-    """argparse type: an integer of at least 1."""
+    """argparse type: an integer of threads, 1 to MAX_THREADS."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of threads (1 or more)")
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number of threads "
+                                         f"(1 to {MAX_THREADS})")
     return value
 
 

@@ -9,8 +9,11 @@ Nothing here writes: the train command creates the run folder once all of
 this has succeeded, so a bad dataset or feature file leaves nothing behind.
 """
 
+import pathlib
+
 import numpy as np
 
+from ..data.features import RegionFeatures, region_scale
 from ..data.karpathy import DatasetError, MissingImages, default_image_root, load_karpathy
 from ..data.shapes import load_shapes
 from ..data.vocab import SPECIALS, Vocabulary
@@ -77,6 +80,10 @@ def build_task(config, vocab=None, splits=SPLITS, progress=True):
     vocab = vocab or build_vocabulary(config, dataset)
     inputs = split_inputs(config, dataset, splits, progress)
     config["feature_size"] = int(inputs[splits[0]].shape[1])
+    first = inputs[splits[0]]
+    if isinstance(first, RegionFeatures):
+        config["region_size"] = int(first.regions.shape[2])
+        config.setdefault("region_scale", region_scale(first.regions))
     rng = np.random.default_rng(config["seed"])
     model = device.place(build_model(config, vocab, rng))
     return TASKS[config["task"]](config, dataset, vocab, inputs, model, rng, device.move)
@@ -106,14 +113,21 @@ def open_model(path, checkpoint="best", device=None):
     return place(model).eval(), vocab, config
 
 
-def open_task(path, split="test", checkpoint="best", device=None):
+def open_task(path, split="test", checkpoint="best", device=None, paths=None):
     """(task with the inputs of ``split`` only, run folder), its model loaded from ``checkpoint``.
 
-    ``device`` overrides the device the run was trained on.
+    ``device`` overrides the device the run was trained on; ``paths`` ({"data",
+    "images", "features"}: absolute paths or None) where its dataset is on this
+    machine, when not where its config.json says (a model trained elsewhere, as
+    the shipped ones were).
     """
     run = RunFolder.open(path)
     config = run.load_config()
     config["device"] = device or config["device"]
+    config.update({key: value for key, value in (paths or {}).items() if value is not None})
+    if config["data"] is not None and not pathlib.Path(config["data"]).exists():
+        raise DatasetError(f"{config['data']}: the dataset of the run {path} is not on this "
+                           f"machine; say where it is with --data (and --features or --images)")
     vocab = load_vocabulary(run)
     run.check_checkpoint(checkpoint)     # before the dataset and its inputs are loaded
     task = build_task(config, vocab, splits=(split,))

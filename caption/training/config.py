@@ -15,6 +15,7 @@ same model from any working directory.
 import argparse
 import json
 import math
+import os
 import pathlib
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from ..data.files import read_json
 from ..data.karpathy import dataset_name
 from ..models.captioner import ATTENTION_QUERIES, CONDITIONS
+from ..models.ranker import SCORES
 from ..models.device import DEVICES
 
 TASKS = ("caption", "rank")
@@ -55,28 +57,40 @@ DEFAULTS = {
                 "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30, "beam": 3,
                 "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
-             "embed_size": 256, "margin": 1.0, "epochs": 15, "lr": 1e-3, "batch_size": 100,
+             "embed_size": 256, "margin": 1.0, "scores": "dot", "epochs": 15, "lr": 1e-3,
+             "batch_size": 100,
              "weight_decay": 1e-5, "all_sentences": False},
 }
 
-# On a real dataset (a --data JSON whose "dataset" is not "shapes"), these replace the shapes-tuned defaults: a frozen VGG-16's fc7
-# (thesis §3.6.1) rather than the small CNN, and for the caption generator the sizes, dropout,
+# On a real dataset (a --data JSON whose "dataset" is not "shapes"), these replace the
+# shapes-tuned defaults: a frozen pretrained CNN (thesis §3.6.1) rather than the small CNN,
+# SqueezeNet, which ships (the thesis's VGG-16 is --cnn vgg16, its weights converted once from
+# a file the user has), and for the caption generator the sizes, dropout,
 # learning rate and batch of Karpathy's neuraltalk (driver.py: word and image encodings and
 # hidden size 256, dropout 0.5 before and after the LSTM, 1e-3, 100 sentences a batch: 20
 # images with their 5), its vocabulary threshold (5), and sentences cut at 20 words (Flickr8k's
-# mean is under 12). neuraltalk runs 50 epochs; 20 here, with validation patience.
+# mean is under 12). neuraltalk runs 50 epochs; 20 here, with validation patience. Beyond
+# neuraltalk, the captioner attends over the CNN's 14 x 14 regions (attention 128, the query
+# of the last two words, as on the shapes set): on Flickr8k's photos it tells images apart
+# (validation: 68% distinct captions at epoch 3 against 4% without; docs/experiments.md).
 REAL_DATA = {
-    "caption": {"cnn": "vgg16", "attention": 0, "embed_size": 256, "hidden_size": 256,
+    "caption": {"cnn": "squeezenet", "attention": 128, "embed_size": 256, "hidden_size": 256,
                 "dropout": 0.5, "lr": 1e-3, "lr_decay": 1.0, "batch_size": 20, "epochs": 20,
                 "max_length": 20},
-    "rank": {"cnn": "vgg16"},
+    # Ranking on photos: Kiros et al. 2014's cosine scores with their margin 0.2 (eq. 3.6's dot
+    # product overfits SqueezeNet's unnormalised features: validation R@10 of search stalled
+    # near 30), and all five sentences of each image every epoch (docs/experiments.md).
+    "rank": {"cnn": "squeezenet", "scores": "cosine", "margin": 0.2, "all_sentences": True},
 }
 
 # What a run saved before a setting existed used (its config.json lacks the key).
-SAVED_BEFORE = {"attention": 0, "attention_query": "word_state", "lr_schedule": "step"}
+SAVED_BEFORE = {"attention": 0, "attention_query": "word_state", "lr_schedule": "step",
+                "scores": "dot"}
 
-# Written by the run itself, never chosen: the size of what the model reads of an image.
-DERIVED = ("feature_size",)
+# Written by the run itself, never chosen: the size of what the model reads of an image and,
+# with attention over a pretrained CNN's regions, their channels and scale
+# (caption/models/precomputed.py).
+DERIVED = ("feature_size", "region_size", "region_scale")
 
 # What --resume may change: how long to go on, and where to run.
 RESUMABLE = ("epochs", "patience", "device", "max_steps")
@@ -161,7 +175,8 @@ RULES = {
     "seed": Rule("int", 0, 2**32 - 1),
     "device": Rule("choice", choices=DEVICES),
     "max_steps": Rule("int", 1, 10**9, optional=True),
-    "cnn": Rule("choice", choices=("small", "squeezenet", "vgg16")),
+    # null: features of a network the project does not have (--features of any width)
+    "cnn": Rule("choice", choices=("small", "squeezenet", "vgg16"), optional=True),
     "cnn_channels": Rule("ints", 1, 1024, length=(1, 3)),
     "cnn_features": Rule("int", 1, 8192),
     "cnn_global_max": Rule("bool"),
@@ -178,11 +193,15 @@ RULES = {
     "encoder": Rule("choice", choices=("bow", "rnn")),
     "pooling": Rule("choice", choices=("last", "sum")),
     "margin": Rule("float", 0, 100, open_low=True),
+    "scores": Rule("choice", choices=SCORES),
     "feature_size": Rule("int", 1, 10**6),
+    "region_size": Rule("int", 1, 10**6),
+    "region_scale": Rule("float", 0, 10**9, open_low=True),
 }
 
 FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with-dashes
-    ("cnn", "image encoder: small (trained jointly), or frozen pretrained features"),
+    ("cnn", "image encoder: small (trained jointly), or a frozen pretrained CNN (default "
+            "on a real dataset: squeezenet; with --features: the CNN that made the file)"),
     ("cell", "recurrent cell of the caption generator"),
     ("condition", "how the image enters the caption generator"),
     ("encoder", "sentence encoder of the ranking model (eq. 3.4 or 3.5)"),
@@ -201,11 +220,14 @@ FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with
     ("dropout", "dropout probability"),
     ("embed_size", "word-embedding (and image-vector) size"),
     ("hidden_size", "recurrent hidden size"),
-    ("attention", "attention size over the small CNN's regions (0: none; caption task, --cnn small)"),
+    ("attention", "attention size over the CNN's regions (0: none): the small CNN's 8x8, or a "
+                  "pretrained CNN's 14x14 map (features made without --no-regions)"),
     ("attention_query", "what looks for the region: the last two words, or the word and the "
                         "state (the runs before issue 16; caption/models/captioner.py)"),
     ("min_count", "keep words seen at least this often"),
     ("margin", "margin of the ranking loss (eq. 3.6)"),
+    ("scores", "image-sentence score: dot, vᵀs (eq. 3.6), or cosine, between unit vectors "
+               "(Kiros et al. 2014)"),
     ("max_length", "longest caption, in words"),
     ("beam", "beam width of the final test-split captions (caption task)"),
     ("patience", "epochs without validation gain before stopping"),
@@ -288,6 +310,13 @@ def resolve(args):
     On ``--resume`` the run's own config.json is read back and checked (see
     ``resume_config``); ``--out`` is the run folder to create.
     """
+    for name in ("config", "out", "resume"):   # '~/x' quoted past the shell: the home folder
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{name} {value!r}: an empty path; name the "
+                              f"{'file' if name == 'config' else 'run folder'}")
+        if value is not None:
+            setattr(args, name, os.path.expanduser(value))
     if args.resume:
         return resume_config(args), pathlib.Path(args.resume)
     from_file = read_config_file(args.config) if args.config else {}
@@ -305,17 +334,17 @@ def resolve(args):
         check_value(key, chosen[key], sources[key])
     real = chosen.get("data") and dataset_name(chosen["data"]) != "shapes"
     config = {"task": task, **DEFAULTS[task], **(REAL_DATA[task] if real else {}), **chosen}
-    check_combinations(config, chosen, sources)
+    if chosen.get("features") and "cnn" not in chosen:
+        config["cnn"] = None   # the file's own (caption/training/inputs.py)
+    check_combinations(config, chosen, sources, real)
     for key in ("data", "images", "features"):
         if config[key] is not None:
             config[key] = absolute_path(config[key], sources[key])
-    if args.out is not None and not args.out.strip():
-        raise ConfigError("--out '': an empty path; name the run folder to create")
     out = args.out or f"runs/{task}-{time.strftime('%Y%m%d-%H%M%S')}"
     return config, pathlib.Path(out)
 
 
-def check_combinations(config, chosen, sources):
+def check_combinations(config, chosen, sources, real=False):
     """Refuse settings that are each allowed but cannot work together."""
     if config["task"] == "rank" and config["cnn"] == "small":
         raise ConfigError(f"{sources['cnn']}: the ranking model reads frozen pretrained "
@@ -324,23 +353,20 @@ def check_combinations(config, chosen, sources):
         raise ConfigError(f"{sources['features']}: precomputed features are a pretrained "
                           f"CNN's; name it with --cnn vgg16 or --cnn squeezenet (--cnn small, the "
                           f"caption default, is trained on the pixels and would ignore them)")
-    if config.get("attention") and config["cnn"] != "small":
-        if chosen.get("attention"):
-            raise ConfigError(f"{sources['attention']}: attention needs --cnn small: it "
-                              f"looks at the regions of the small CNN's last map, and "
-                              f"--cnn {config['cnn']} gives one vector per image "
-                              f"(use --attention 0)")
-        config["attention"] = 0   # the default is the small CNN's
+    if config.get("attention") and config["cnn"] != "small" and not (
+            real or "attention" in chosen):
+        config["attention"] = 0   # the shapes default is the small CNN's
     if config["images"] and not config["data"]:
         raise ConfigError(f"{sources['images']}: an image folder belongs to a dataset; "
                           f"give the dataset JSON with --data")
     if config["lr_schedule"] == "cosine":
-        if "lr_decay" in chosen:
+        if chosen.get("lr_decay", 1.0) != 1.0:   # 1.0, as a run's own config.json holds it
             raise ConfigError(f"{sources['lr_decay']}: the cosine schedule sets the learning "
                               f"rate of every step itself; use --lr-schedule step with "
                               f"--lr-decay")
         config["lr_decay"] = 1.0   # a default of the step schedule
-    if "momentum" in chosen and config["optimizer"] != "momentum":
+    if (chosen.get("momentum", COMMON["momentum"]) != COMMON["momentum"]
+            and config["optimizer"] != "momentum"):   # the default: a run's config.json
         raise ConfigError(f"{sources['momentum']}: momentum is used by --optimizer momentum "
                           f"only (the optimizer is {config['optimizer']})")
     if config["task"] == "rank" and config["batch_size"] < 2:
@@ -368,6 +394,10 @@ def check_saved(config, where):
                 continue
             raise ConfigError(f"{where}: the setting {key!r} is missing")
         check_value(key, config[key], f"{where}: {key!r}")
+    for key in DERIVED:   # the run writes them with its config: a file without is damaged
+        if key not in config:
+            raise ConfigError(f"{where}: the setting {key!r} is missing (written by the run "
+                              f"itself, never chosen; the file was edited or damaged)")
     for key in set(config) - set(DEFAULTS[task]) - {"task"}:
         if key not in DERIVED:
             raise ConfigError(f"{where}: {key!r} is not a setting of --task {task}")

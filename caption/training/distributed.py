@@ -18,7 +18,7 @@ ends them, and the last checkpoint, written aside and renamed, stays resumable.
 Validation and the test metrics split the images over the ranks and gather
 their captions (``gather``), so that every rank scores the same whole split.
 Only rank 0 writes the run folder and prints. Before any work the ranks
-compare a digest of their config and data (``agree``); an error on one rank
+compare a digest of their config and data (``fingerprint``, ``agree``); an error on one rank
 (a file it cannot read, a bug) ends the whole job (``abort``) rather than
 leave the others waiting.
 
@@ -190,7 +190,7 @@ def group():
     return MPIGroup(MPI.COMM_WORLD)
 
 
-def digest(config, task):
+def fingerprint(config, task):
     """A sha256 of what every rank must share: the config, the vocabulary, each split's
     encoded captions and model inputs (pixels or features)."""
     h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())

@@ -16,6 +16,7 @@ from ..cnn.preprocess import ImageError, load_image
 from ..data.features import load_features
 from ..data.karpathy import DatasetError
 from ..models.small_cnn import SIDE
+from .config import ConfigError
 
 
 def load_pixels(images, side=SIDE):
@@ -43,13 +44,26 @@ def load_pixels(images, side=SIDE):
 
 
 def split_inputs(config, dataset, splits, progress=True):
-    """{split: uint8 pixels (N, 3, S, S) or float32 features (N, K)} for ``splits``."""
+    """{split: uint8 pixels (N, 3, S, S), float32 features (N, K), or with attention over a
+    pretrained CNN's regions RegionFeatures (vectors and regions)} for ``splits``.
+
+    A ``--features`` file of any width is taken when no ``--cnn`` was named
+    (config["cnn"] None): the run then records the CNN the file says made it, or
+    none (features of another network train and evaluate, but new images cannot be
+    encoded). A named CNN must match the file.
+    """
     if config["cnn"] == "small":
         return {split: load_pixels(dataset.split(split)) for split in splits}
+    regions = bool(config.get("attention"))   # the ranking model reads vectors alone
     if config["features"]:
         features = load_features(config["features"], dataset,
-                                 expected_dim=FEATURE_SIZE[config["cnn"]])
+                                 expected_dim=FEATURE_SIZE.get(config["cnn"]), regions=regions,
+                                 cnn=config["cnn"])
+        config["cnn"] = features.cnn if config["cnn"] is None else config["cnn"]
     else:
+        if config["cnn"] is None:
+            raise ConfigError("--cnn: no CNN to encode the images with; name one "
+                              "(--cnn squeezenet or vgg16) or give --features")
         features = cached_features(dataset, config["cnn"], device=config["device"],
-                                   progress=progress)
+                                   progress=progress, regions=regions)
     return {split: features.for_images(dataset.split(split)) for split in splits}

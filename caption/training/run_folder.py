@@ -2,6 +2,7 @@
 
     RUN/config.json     the resolved configuration (defaults, --config file, flags)
     RUN/vocab.json      the vocabulary the model was trained with
+    RUN/data_digest.json  the SHA-256 of its dataset and feature files (data_digest.py)
     RUN/best.h5         the checkpoint with the best validation score (thesis §3.3)
     RUN/last.h5         the latest checkpoint (to resume)
     RUN/log.jsonl       one JSON object per validation, appended as it happens
@@ -14,8 +15,10 @@ exactly where the interrupted one stopped.
 Nothing is lost, whatever moment the process dies (SIGKILL included):
 
 - ``RunFolder.create`` refuses a folder that already holds anything, and
-  makes the new one whole or not at all; ``RunFolder.open`` creates nothing.
-- Every file that matters is written aside (``.NAME.tmp``) and renamed into
+  makes the new one whole or not at all, in a staging folder of its own
+  process; ``RunFolder.open`` creates nothing (``resume.resumable`` opens a
+  run to go on training it).
+- Every file that matters is written aside (``.NAME.*.tmp``) and renamed into
   place, so a kill mid-write leaves the previous file whole; the leftover
   temporary file is removed when the run is resumed.
 - At the end of an epoch the writes go best, log, last (caption/training/loop.py):
@@ -26,10 +29,13 @@ Nothing is lost, whatever moment the process dies (SIGKILL included):
   previous checkpoint is intact.
 """
 import contextlib
+import errno
 import fcntl
+import itertools
 import json
 import os
 import pathlib
+import secrets
 import shutil
 
 import numpy as np
@@ -42,6 +48,7 @@ from ..data.files import read_text, write_atomic as write_whole
 
 CONFIG, VOCAB, LOG, METRICS = "config.json", "vocab.json", "log.jsonl", "metrics.json"
 CHECKPOINTS = ("best", "last")
+ADVICE = "continue a run with --resume {path}, or choose another --out"
 
 
 class RunError(ValueError):
@@ -81,17 +88,71 @@ class RunFolder:
         self.path = pathlib.Path(path)
 
     @classmethod
-    def create(cls, path, files, fill=None,
-               advice="continue a run with --resume {path}, or choose another --out"):
+    def create(cls, path, files, fill=None, numbered=False, advice=None):
         """A new run folder holding ``files`` (name -> text: the config and vocabulary),
         and whatever ``fill(run)`` writes into it (``caption.export``: the checkpoint).
 
-        RunError if ``path`` exists and holds anything. The files are written
-        into ``.NAME.creating`` beside it, which is then renamed to ``path``:
-        a kill meanwhile leaves no half-made run (the leftover is replaced by
-        the next attempt).
+        RunError if ``path`` exists and holds anything; with ``numbered`` (a default name
+        such as runs/caption-DATE, which two processes started in the same second share)
+        the first free one of ``path``, ``path-2``, ``path-3``... is taken instead. The
+        files are written into a staging folder of this process alone
+        (``.NAME.creating-PID-RANDOM`` beside it), which is then renamed to ``path``: a
+        kill meanwhile leaves no half-made run, and two processes never share a staging
+        folder nor delete each other's.
         """
-        path = pathlib.Path(path)
+        path, advice = pathlib.Path(path), advice or ADVICE
+        if path.name in ("", ".."):   # "." or "..": the folder's own name, to rename onto
+            path = pathlib.Path(os.path.abspath(path))
+        if not numbered:
+            cls.check_free(path, advice)              # before any work, when it can be told
+        parent = path.parent
+        if (parent.exists() or parent.is_symlink()) and not parent.is_dir():
+            raise RunError(f"{path}: {parent} is not a folder (a file, or a symbolic link "
+                           f"that leads to none)")
+        staging = parent / f".{path.name}.creating-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            staging.mkdir()
+            for name, text in files.items():
+                write_atomic(staging / name, text)
+            if fill is not None:
+                fill(cls(staging))
+            return cls(cls._publish(staging, path, numbered, advice))
+        except OSError as error:
+            raise RunError(f"{path}: cannot create the run folder "
+                           f"({error.strerror or error})") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)   # ours alone; gone once renamed
+
+    @classmethod
+    def _publish(cls, staging, path, numbered, advice):
+        """Rename the finished ``staging`` folder to ``path`` (or with ``numbered`` to the
+        first free of path-2, path-3...); returns where it went. The rename itself is what
+        decides between two processes: it fails onto a folder that holds anything."""
+        for number in itertools.count(1):
+            target = path if number == 1 else path.with_name(f"{path.name}-{number}")
+            try:
+                cls.check_free(target, advice)
+                os.rename(staging, target)   # onto nothing, or onto an empty folder
+                return target
+            except RunError:
+                if not numbered:
+                    raise
+            except OSError as error:
+                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                if not numbered:
+                    raise RunError(f"{target}: another process created a run there "
+                                   f"meanwhile; {advice.format(path=target)}") from None
+
+    @staticmethod
+    def check_free(path, advice=None):
+        """RunError unless ``path`` is nothing or an empty folder other than the current one
+        (renaming onto it would leave the user's shell in a removed folder)."""
+        path, advice = pathlib.Path(path), advice or ADVICE
+        if path.is_symlink():
+            raise RunError(f"{path}: a symbolic link; a run folder is created, never reached "
+                           f"through a link: {advice.format(path=path)}")
         if path.exists() and not path.is_dir():
             raise RunError(f"{path}: exists and is not a folder; "
                            f"{advice.format(path=path)}")
@@ -99,24 +160,9 @@ class RunFolder:
             held = "a run" if (path / CONFIG).exists() else "files"
             raise RunError(f"{path}: the folder already holds {held}; "
                            f"{advice.format(path=path)} (nothing was written)")
-        staging = path.with_name(f".{path.name}.creating")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir()
-            for name, text in files.items():
-                write_atomic(staging / name, text)
-            if fill is not None:
-                fill(cls(staging))
-            os.replace(staging, path)   # onto nothing, or onto an empty folder
-        except OSError as error:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise RunError(f"{path}: cannot create the run folder "
-                           f"({error.strerror or error})") from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return cls(path)
+        if path.is_dir() and pathlib.Path.cwd().resolve().is_relative_to(path.resolve()):
+            raise RunError(f"{path}: the current folder; name a new folder to create "
+                           f"(nothing was written)")
 
     @classmethod
     def open(cls, path):
@@ -176,7 +222,10 @@ class RunFolder:
                            f"({error.strerror or error})") from None
 
     def read_log(self):
-        """The records of log.jsonl; a torn last line (a kill mid-append) is left out."""
+        """The records of log.jsonl; a torn last line (a kill mid-append) is left out.
+
+        RunError naming the line if a record is not a JSON object with an integer epoch
+        (a hand-edited or damaged log)."""
         path = self.file(LOG)
         if not path.exists():
             return []
@@ -189,16 +238,21 @@ class RunFolder:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 if number == len(lines):
                     break
                 raise RunError(f"{path}: line {number} is not valid JSON") from None
+            epoch = record.get("epoch") if isinstance(record, dict) else None
+            if isinstance(epoch, bool) or not isinstance(epoch, int):
+                raise RunError(f"{path}: line {number} is not a record of the run (a JSON "
+                               f"object with an integer 'epoch'); the log is damaged")
+            records.append(record)
         return records
 
     def resume_log(self, epoch):
         """Keep only the log records of epochs up to ``epoch`` (the checkpoint resumed from)."""
-        records = [r for r in self.read_log() if r.get("epoch", 0) <= epoch]
+        records = [r for r in self.read_log() if r["epoch"] <= epoch]
         write_atomic(self.file(LOG), "".join(json.dumps(r) + "\n" for r in records))
 
     def write_metrics(self, metrics):
@@ -239,9 +293,9 @@ class RunFolder:
             metadata = nnscratch.io.load_metadata(path)
         except (OSError, ValueError) as error:
             raise RunError(f"{path}: not a checkpoint ({error})") from None
-        if "progress" not in metadata:
+        if not isinstance(metadata.get("progress"), dict):
             raise RunError(f"{path}: not a checkpoint written by python -m caption.train "
-                           f"(no progress in its metadata)")
+                           f"(no progress object in its metadata)")
 
     def load_checkpoint(self, name, model, optimizer=None):
         """Load ``name``.h5 into ``model`` (and ``optimizer``); returns the progress dict."""

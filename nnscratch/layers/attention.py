@@ -25,7 +25,8 @@ from .module import Module
 
 
 class Attention(Module):
-    """queries (N, T, Q), regions (N, L, C) -> context (N, T, C), weights α (N, T, L).
+    """queries (N, T, Q), regions (N, L, C) -> context (N, T, C), weights α (N, T, L);
+    ``keys`` (N, L, A), when given, are ``self.keys(regions)`` already computed.
 
     W_q (Q, A) and W_k (C, A) are Linear layers without bias (a bias of the
     keys would add the same amount to every region's score). ``centred``: the
@@ -38,8 +39,13 @@ class Attention(Module):
         self.key = Linear(region_size, attention_size, bias=False, rng=rng)
         self.centred = centred
 
-    def forward(self, queries, regions):
-        keys = self.key(regions)                                           # (N, L, A)
+    def keys(self, regions):
+        """regions (N, L, C) -> keys r_l W_k (N, L, A): computed once per image and passed
+        to ``forward`` when several queries' rows share an image."""
+        return self.key(regions)
+
+    def forward(self, queries, regions, keys=None):
+        keys = self.keys(regions) if keys is None else keys               # (N, L, A)
         scores = F.matmul(self.query(queries), F.transpose(keys, (0, 2, 1)))  # (N, T, L)
         weights = F.softmax(scores, axis=-1)
         context = F.matmul(weights, regions)                               # (N, T, C)

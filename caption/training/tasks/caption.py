@@ -16,13 +16,16 @@ from nnscratch import Tensor
 from nnscratch.backend import to_cpu
 
 from ...data.batching import chunks, encode_captions, iterate_batches, pad_batch
+from ...data.features import RegionFeatures
 from ...data.shapes_text import attribute_scores
 from ...evaluation.report import caption_report
 from ...evaluation.tables import format_metrics
 from ...metrics import score, score_per_image
+from ...metrics.diversity import diversity
 from ...metrics.perplexity import perplexity
 from ...models.captioner import Captioner
 from ...models.decoding import beam_search, greedy
+from ...models.precomputed import PrecomputedRegions
 from ...models.small_cnn import SmallCNN, pixels_to_float
 from ..baselines import constant_caption_scores
 from ..distributed import Single
@@ -43,11 +46,16 @@ class CaptionTask:
 
     @staticmethod
     def build_model(config, vocab, feature_size, rng):
-        """The Captioner a config describes (with a SmallCNN encoder for ``--cnn small``)."""
-        encoder = (SmallCNN(channels=tuple(config["cnn_channels"]),
-                             feature_size=config["cnn_features"],
-                             global_max=config["cnn_global_max"], rng=rng)
-                   if config["cnn"] == "small" else None)
+        """The Captioner a config describes (with a SmallCNN encoder for ``--cnn small``, or
+        the precomputed regions of a pretrained CNN for attention over them)."""
+        encoder = None
+        if config["cnn"] == "small":
+            encoder = SmallCNN(channels=tuple(config["cnn_channels"]),
+                               feature_size=config["cnn_features"],
+                               global_max=config["cnn_global_max"], rng=rng)
+        elif config["attention"]:
+            encoder = PrecomputedRegions(feature_size, config["region_size"],
+                                         config["region_scale"])
         return Captioner(len(vocab), encoder.feature_size if encoder else feature_size,
                          embed_size=config["embed_size"], hidden_size=config["hidden_size"],
                          cell=config["cell"], condition=config["condition"],
@@ -65,8 +73,12 @@ class CaptionTask:
                         for split in inputs}
 
     def images(self, split, rows):
-        """Model input for some images of a split: pixels as floats, or features."""
+        """Model input for some images of a split: pixels as floats, features, or
+        (features, regions as float32)."""
         x = self.inputs[split][rows]
+        if isinstance(x, RegionFeatures):
+            return (Tensor(self.to_device(x.vectors)),
+                    Tensor(self.to_device(x.regions.astype(np.float32))))
         return Tensor(self.to_device(pixels_to_float(x) if x.dtype == np.uint8 else x))
 
     def batches(self, rng):
@@ -147,7 +159,8 @@ class CaptionTask:
         return float(nll), int(count)
 
     def evaluate(self, split, beam=1, meteor=False):
-        """Metrics of a split: BLEU-1..4, ROUGE-L, CIDEr-D, perplexity (and attributes on shapes)."""
+        """Metrics of a split: BLEU-1..4, ROUGE-L, CIDEr-D, perplexity, diversity (and
+        attributes on shapes)."""
         words = [self.vocab.decode(h.ids) for h in self.decode(split, beam)]
         return self.score_captions(split, words, meteor)
 
@@ -158,6 +171,8 @@ class CaptionTask:
         metrics = score({i: image.tokens for i, image in enumerate(images)},
                         {i: w for i, w in enumerate(words)}, tokenized=True, meteor=meteor)
         metrics["perplexity"] = perplexity(*self.reference_nll(split))
+        metrics.update(diversity(words, (s for image in self.dataset.split("train")
+                                         for s in image.tokens)))
         if all(image.scene is not None for image in images):
             attributes = attribute_scores(words, [image.scene for image in images])
             metrics["attribute_precision"] = attributes["precision"]

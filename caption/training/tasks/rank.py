@@ -78,7 +78,7 @@ class RankTask:
         """The Ranker a config describes, over frozen features of ``feature_size``."""
         return Ranker(len(vocab), feature_size, embed_size=config["embed_size"],
                       encoder=config["encoder"], pooling=config["pooling"],
-                      margin=config["margin"], rng=rng)
+                      margin=config["margin"], scores=config["scores"], rng=rng)
 
     def __init__(self, config, dataset, vocab, inputs, model, rng, to_device=np.asarray):
         self.config, self.dataset, self.vocab = config, dataset, vocab
