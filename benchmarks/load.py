@@ -15,6 +15,13 @@ child process of its own. (With two cores and one busy process, a product
 split statically between two threads waits for the thread that the busy
 process has pushed off its core: measured several times slower than on one
 thread.)
+
+Then the mid-run case (issue 24, benchmarks/midrun.py): a Flickr8k-scale training
+step alone, then with one and then two CPU-bound processes started mid-run, on the
+threads chosen once at the start (as before issue 24) and on threads that follow the
+load (``LoadFollower``, what ``caption.train`` does now); each phase's median step
+against the same run's steps alone, and the idle steps of the follower against
+those of the fixed threads.
 """
 import contextlib
 import json
@@ -25,7 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .timing import Row, Settings, markdown_table
+
+MIDRUN_PHASE = 10.0  # seconds of each phase of the mid-run case (2 with --quick)
 
 BUSY_LOOP = "while True: pass"
 STEP = "captioner"  # the subject measured under load
@@ -69,6 +80,28 @@ def run(settings):
             case = f"{row['case']}, one busy process, NumPy's BLAS on {chosen} thread(s)"
             rows.append(Row("load", case, row["ours"], row["theirs"], target=1.5,
                             floor=row["floor"]))
+    return rows + midrun_rows(settings)
+
+
+def midrun_rows(settings):
+    """The mid-run case: each policy's phases against its own steps alone, and the
+    follower alone against the fixed threads alone (the cost of following)."""
+    from .midrun import PHASES, measure
+    medians, rows = {}, []
+    for policy, words in (("start", "threads chosen at the start"),
+                          ("follow", "threads following the load")):
+        times, record = measure(policy, 2.0 if settings.quick else MIDRUN_PHASE, settings.quick)
+        medians[policy] = {phase: 1e3 * float(np.median(times[phase])) for phase in PHASES}
+        changes = ", ".join(f"{t:.0f} s: {n}" for t, n in record["changes"]) or "none"
+        for phase in PHASES[1:]:
+            rows.append(Row("load", f"mid-run, {phase}, {words} ({record['threads_at_start']} "
+                                    f"at start; changes {changes}; {len(times[phase])} steps)",
+                            medians[policy][phase], medians[policy]["alone"],
+                            target=2.0 if (policy, phase) == ("follow", PHASES[2]) else None,
+                            reference="alone"))
+    rows.append(Row("load", "mid-run, alone, threads following the load, against fixed",
+                    medians["follow"]["alone"], medians["start"]["alone"], target=1.05,
+                    reference="fixed"))
     return rows
 
 

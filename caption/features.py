@@ -6,21 +6,26 @@ leaves it out).
 
 Resumable: a killed run started again encodes only the rows still missing
 (``OUT.partial``). ``--shard i/n`` encodes the i-th of n contiguous slices of
-the images (for a job array), and ``--merge`` joins the shard files into one.
-The work is in caption/cnn/extract.py. ``--out`` must not exist yet and may
-not be one of the inputs.
+the images (for a job array; ``--shard auto`` reads i and n from Slurm's
+SLURM_ARRAY_TASK_* variables, caption/shell/slurm.py), and ``--merge`` joins
+the shard files into one. The work is in caption/cnn/extract.py. ``--out``
+must not exist yet and may not be one of the inputs; a shard whose ``--out``
+is already its finished output has nothing to do and exits 0 (a rerun job).
 """
 import argparse
+import os
 import sys
 
 import numpy as np
 
 from .cnn.extract import FEATURE_SIZE, encode, merge, shard_rows
+from .cnn.shards import shard_complete
 from .data.files import check_output
 from .data.karpathy import default_image_root, load_karpathy
 from .models.device import DEVICES, pick_device
 from .shell.errors import command
 from .shell.paths import user_path
+from .shell.slurm import slurm_shard
 from .shell.threads import add_threads_flag, cpu_threads
 
 
@@ -28,7 +33,10 @@ MAX_SHARDS = 100_000   # more than any dataset's images would need; not a memory
 
 
 def shard(text):
-    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n <= MAX_SHARDS."""
+    """An argparse type: "i/n" -> (i, n) with 1 <= i <= n <= MAX_SHARDS, or "auto" (from
+    Slurm)."""
+    if text == "auto":
+        return text
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
@@ -70,7 +78,8 @@ def parser():
                    help="output HDF5 file (must not exist yet)")
     p.add_argument("--batch-size", type=batch_size, default=16, help="images per batch (1 to 1024)")
     p.add_argument("--shard", type=shard, metavar="I/N",
-                   help="encode only slice I of N (e.g. 3/8); merge the outputs after")
+                   help="encode only slice I of N (e.g. 3/8), or auto: this Slurm array "
+                        "task's (SLURM_ARRAY_TASK_ID, _COUNT, _MIN); merge the outputs after")
     p.add_argument("--merge", nargs="+", metavar="SHARD", type=user_path,
                    help="join these shard files into --out")
     p.add_argument("--device", choices=DEVICES, default="cpu")
@@ -80,8 +89,10 @@ def parser():
 
 
 def check_out(args):
-    """--out must be a new file, none of the inputs (caption/data/files.py ``check_output``)."""
-    check_output(args.out, "--out", [args.data, *(args.merge or [])], force=None)
+    """--out must be a new file, none of the inputs (caption/data/files.py ``check_output``);
+    a shard's may exist: main checks that it is this shard's finished output."""
+    check_output(args.out, "--out", [args.data, *(args.merge or [])],
+                 force=True if args.shard else None)
 
 
 @command
@@ -93,8 +104,15 @@ def main(argv=None):
         merge(args.merge, args.out, load_karpathy(args.data))
         print(f"merged {len(args.merge)} shards into {args.out}")
         return 0
+    if args.shard == "auto":
+        i, n, how = slurm_shard(os.environ)
+        args.shard = (i, n)
+        print(f"shard {i}/{n} (from {how})", file=sys.stderr, flush=True)
     dataset = load_karpathy(args.data, args.images or default_image_root(args.data))
     rows = shard_rows(len(dataset.images), *args.shard) if args.shard else np.arange(len(dataset.images))
+    if args.shard and shard_complete(args.out, [dataset.images[r].imgid for r in rows]):
+        print(f"{args.out} already holds shard {args.shard[0]}/{args.shard[1]}: nothing to do")
+        return 0
     with cpu_threads(args.threads, device):
         skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
                          device, progress=not args.quiet, regions=args.regions)

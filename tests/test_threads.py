@@ -84,3 +84,59 @@ def test_train_says_so_when_busy_cores_leave_it_fewer_threads(tmp_path, monkeypa
         assert train.main(["--out", str(tmp_path / "asked"), "--threads", "1", "--max-steps",
                            "1", "--quiet"]) == 0
         assert "CPU threads" not in capsys.readouterr().err
+
+
+class FakeMachine:
+    """Two cores whose /proc/stat counters and this process's CPU time the test advances:
+    ``run(seconds, others, ours)`` spends ``others`` and ``ours`` busy cores for ``seconds``."""
+
+    def __init__(self, monkeypatch):
+        self.now, self.own, self.busy = 100.0, 0.0, 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        monkeypatch.setattr(threads.time, "monotonic", lambda: self.now)
+        monkeypatch.setattr(threads.time, "process_time", lambda: self.own)
+        monkeypatch.setattr(threads, "_cpu_counters", lambda: {
+            f"cpu{c}": (round(self.now * ticks), round((self.now - self.busy / 2) * ticks))
+            for c in (0, 1)})
+
+    def run(self, seconds, others, ours):
+        self.now += seconds
+        self.own += ours * seconds
+        self.busy += (others + ours) * seconds
+
+
+def test_the_load_follower_follows_busy_processes_started_and_stopped(monkeypatch):
+    machine, before = FakeMachine(monkeypatch), blas_threads()
+    with use_threads(2):
+        follow = threads.LoadFollower(most=2, every=1.0)
+        machine.run(1.5, others=0.0, ours=2.0)
+        assert follow() == 2 and blas_threads() == 2        # alone: both cores
+        machine.run(1.5, others=0.7, ours=1.3)               # a busy process starts
+        assert follow() == 1 and blas_threads() == 1
+        machine.run(0.5, others=0.0, ours=1.0)               # not due yet: no change
+        assert follow() == 1
+        machine.run(1.0, others=1.33, ours=0.67)             # two busy processes
+        assert follow() == 1
+        machine.run(1.5, others=0.1, ours=1.0)               # they stop
+        assert follow() == 2 and blas_threads() == 2
+        assert [threads for _, threads in follow.changes] == [1, 2]
+    assert blas_threads() == before                          # lifted with the block
+
+
+def test_the_load_follower_changes_nothing_where_the_load_is_unknown(monkeypatch):
+    monkeypatch.setattr(threads, "_cpu_counters", lambda: None)
+    with use_threads(2):
+        follow = threads.LoadFollower(most=2, every=0.0)
+        time.sleep(0.01)
+        assert follow() == 2 and blas_threads() == 2
+
+
+def test_training_follows_the_load_unless_threads_are_asked(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(threads.LoadFollower, "__call__", lambda self: calls.append(1) or 1)
+    monkeypatch.setattr(threads, "idle_cores", lambda: 2.0)
+    assert train.main(["--out", str(tmp_path / "followed"), "--max-steps", "2", "--quiet"]) == 0
+    assert len(calls) == 2                                   # after each step
+    assert train.main(["--out", str(tmp_path / "fixed"), "--threads", "1", "--max-steps", "2",
+                       "--quiet"]) == 0
+    assert len(calls) == 2

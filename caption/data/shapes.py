@@ -50,19 +50,21 @@ def default_root(seed=0):
     return user_folder() / f"{GENERATOR}-seed{seed}"
 
 
-def shapes_json(seed=0):
-    """Path of the full set's JSON, generated on first use (about half a minute)."""
+def shapes_json(seed=0, progress=True):
+    """Path of the full set's JSON, generated on first use (about half a minute; said on
+    stderr, with a progress bar, unless ``progress`` is False)."""
     root = default_root(seed)
     if not is_complete(root, seed, FULL_COUNTS):
-        print(f"Generating the shapes dataset ({sum(FULL_COUNTS)} images) in {root}; "
-              f"later runs reuse it.", file=sys.stderr)
-        build_shapes(root, seed, *FULL_COUNTS, progress=True)
+        if progress:
+            print(f"Generating the shapes dataset ({sum(FULL_COUNTS)} images) in {root}; "
+                  f"later runs reuse it.", file=sys.stderr)
+        build_shapes(root, seed, *FULL_COUNTS, progress=progress)
     return root / JSON_NAME
 
 
-def load_shapes(seed=0, restval_to_train=False):
+def load_shapes(seed=0, restval_to_train=False, progress=True):
     """The full shapes set as a karpathy.Dataset (images located, scenes kept)."""
-    path = shapes_json(seed)
+    path = shapes_json(seed, progress)
     return load_karpathy(path, path.parent / IMAGE_DIR, restval_to_train)
 
 

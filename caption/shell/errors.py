@@ -20,12 +20,13 @@ from ..data.files import OutputError
 from ..data.karpathy import DatasetError
 from ..metrics.meteor import MetricUnavailable
 from ..training.config import ConfigError
+from ..training.distributed import DistributedError
 from ..training.loop import NonFiniteLoss
 from ..training.run_folder import RunError
 
 USER_ERRORS = (ConfigError, DatasetError, FeaturesError, ImageError, RunError, FileFormatError,
                ConversionError, GPUUnavailable, MetricUnavailable, NonFiniteLoss, OutputError,
-               OSError)
+               DistributedError, OSError)
 
 
 def command(main):

@@ -1,11 +1,11 @@
 """The ``--threads`` flag of the long commands: how many threads the matrix
 products use on the CPU (nnscratch/threads.py says why the default is the
-number of idle cores)."""
+number of idle cores, followed during a training run)."""
 import argparse
 import contextlib
 import sys
 
-from nnscratch.threads import blas_threads, choose_threads, use_threads
+from nnscratch.threads import LoadFollower, blas_threads, choose_threads, use_threads
 
 
 MAX_THREADS = 1024   # more than any machine's cores; a BLAS given 10**20 would overflow
@@ -26,19 +26,25 @@ def positive_int(text):
 def add_threads_flag(parser):
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="threads of the CPU's matrix products (default: the cores that "
-                             "are idle at the start; a run repeats bit for bit on the same N)")
+                             "are idle, at the start and, in training, every second; a run "
+                             "repeats bit for bit on a fixed N)")
 
 
 @contextlib.contextmanager
 def cpu_threads(requested, device="cpu"):
     """Within the block the CPU's products use ``requested`` threads, or the idle cores
     when it is None (said on stderr when that is fewer than the BLAS would use: the
-    machine is busy); nothing changes on a GPU."""
+    machine is busy); nothing changes on a GPU.
+
+    The block receives a function to call between training steps: when the number was
+    not asked, it chooses again from the cores idle now (nnscratch.threads.LoadFollower,
+    at most every second); with ``requested`` or on a GPU it does nothing."""
     if device != "cpu":
-        yield None
+        yield lambda: None
         return
+    most = blas_threads()
     threads, why = choose_threads(requested)
-    if requested is None and threads < blas_threads():
+    if requested is None and threads < most:
         print(f"CPU threads: {threads} ({why})", file=sys.stderr, flush=True)
     with use_threads(threads):
-        yield threads
+        yield LoadFollower(most) if requested is None else (lambda: threads)

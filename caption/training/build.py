@@ -25,7 +25,7 @@ from .tasks import TASKS
 SPLITS = ("train", "val", "test")
 
 
-def load_dataset(config, splits=SPLITS):
+def load_dataset(config, splits=SPLITS, progress=True):
     """The Karpathy dataset of config["data"] (or the built-in shapes set), with ``splits``.
 
     Every image must be there when the model reads pixels (``--cnn small``)
@@ -33,7 +33,7 @@ def load_dataset(config, splits=SPLITS):
     (those found are shown in caption.evaluate's report).
     """
     if config["data"] is None:
-        dataset = load_shapes(restval_to_train=config["restval_to_train"])
+        dataset = load_shapes(restval_to_train=config["restval_to_train"], progress=progress)
     else:
         images = config["images"] or default_image_root(config["data"])
         try:
@@ -72,10 +72,11 @@ def build_task(config, vocab=None, splits=SPLITS, progress=True):
 
     ``vocab`` None: a new run, whose vocabulary is built from the train split;
     config["feature_size"] is recorded. The device is checked first. ``progress``:
-    a progress bar while features are computed into the cache.
+    a progress bar while the shapes set is generated or features are computed into the
+    cache (and the line saying so).
     """
     device = pick_device(config["device"])
-    dataset = load_dataset(config, splits)
+    dataset = load_dataset(config, splits, progress)
     vocab = vocab or build_vocabulary(config, dataset)
     inputs = split_inputs(config, dataset, splits, progress)
     config["feature_size"] = int(inputs[splits[0]].shape[1])

@@ -10,6 +10,8 @@ supplies:
     task.rng                   the NumPy Generator the model's dropout draws from
     task.evaluate(split)       a dict of metrics on "val" or "test"
     task.selection_metric      the key of evaluate()'s dict to maximise on "val"
+    task.share_loss(batch)     under MPI only: this process's part of the batch's loss and of
+                               its value (caption/training/distributed.py)
 
 Each epoch's batch order comes from a generator seeded by (seed, epoch); the
 state of ``task.rng`` is saved in every checkpoint and restored on resume. A
@@ -29,6 +31,7 @@ from tqdm import tqdm
 from nnscratch import no_grad
 from nnscratch.optim import clip_grad_norm
 
+from .distributed import Single
 from .interrupts import Interrupts
 
 
@@ -42,15 +45,21 @@ def new_state(optimizer):
             "bad_epochs": 0, "lr": optimizer.lr}
 
 
-def train(task, optimizer, run, config, resume=False, progress=True):
+def train(task, optimizer, run, config, resume=False, progress=True, between_steps=None,
+          group=None):
     """Train ``task.model`` with ``optimizer``, writing into the RunFolder ``run``.
 
     ``config`` keys used: seed, epochs, lr, lr_schedule, lr_decay, grad_clip, patience, max_steps
     (stop, saving ``last``, after this many steps in all; None for no limit).
     Returns the progress dict of the last step taken, with "completed": False
     when max_steps stopped the run before its last epoch. On Ctrl-C or SIGTERM,
-    ``last`` is saved and KeyboardInterrupt raised.
+    ``last`` is saved and KeyboardInterrupt raised. ``between_steps``, if given, is
+    called after every step (the BLAS threads following the machine's load:
+    caption/shell/threads.py). ``group``: the processes training together under MPI
+    (caption/training/distributed.py: each takes its share of every batch, and one
+    allreduce a step sums the gradients); None for one process.
     """
+    group = group or Single()
     state = new_state(optimizer)
     if resume:
         run.remove_leftovers()
@@ -63,10 +72,11 @@ def train(task, optimizer, run, config, resume=False, progress=True):
     with Interrupts() as interrupts:
         try:
             while state["epoch"] < config["epochs"] and state["bad_epochs"] < config["patience"]:
-                if not _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts):
+                if not _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts,
+                                    between_steps or (lambda: None), group):
                     return {**state, "completed": False}
                 _end_epoch(task, optimizer, run, config, state, rng, interrupts)
-                if interrupts.requested:
+                if group.any(interrupts.requested):
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             with interrupts.held():
@@ -78,14 +88,19 @@ def train(task, optimizer, run, config, resume=False, progress=True):
     return {**state, "completed": True}
 
 
-def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts):
-    """Run the rest of the current epoch; False if stopped early by max_steps."""
+def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts, between_steps,
+                 group):
+    """Run the rest of the current epoch; False if stopped early by max_steps.
+
+    Under MPI (``group.size`` > 1) a Ctrl-C or SIGTERM is seen by every process at the
+    same step: its flag travels in the step's allreduce."""
     batches = task.batches(np.random.default_rng([config["seed"], 0, state["epoch"]]))
     bar = tqdm(total=len(batches), initial=state["step_in_epoch"], disable=not progress,
                desc=f"epoch {state['epoch'] + 1}/{config['epochs']}", unit="batch", leave=False)
     task.model.train()
+    parameters, stop = task.model.parameters(), False
     for batch in batches[state["step_in_epoch"]:]:
-        if interrupts.requested:
+        if stop or (group.size == 1 and interrupts.requested):
             bar.close()
             raise KeyboardInterrupt
         if config.get("max_steps") is not None and state["step"] >= config["max_steps"]:
@@ -93,8 +108,15 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts)
             run.save_checkpoint("last", task.model, optimizer, state)
             bar.close()
             return False
-        loss = task.loss(batch)
-        value = float(loss.item())
+        optimizer.zero_grad()
+        if group.size > 1:   # this process's part of the batch's loss (distributed.py)
+            loss, value = task.share_loss(batch)
+        else:
+            loss = task.loss(batch)
+            value = float(loss.item())
+        if loss is not None and math.isfinite(value):
+            loss.backward()
+        value, stop = group.reduce(parameters, value, interrupts.requested)
         if not math.isfinite(value):
             bar.close()
             kept = (f"the last good checkpoint is {run.file('last.h5')}"
@@ -102,8 +124,6 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts)
             raise NonFiniteLoss(
                 f"the training loss is {value} at epoch {state['epoch'] + 1}, step "
                 f"{state['step'] + 1}; stopping ({kept}; try a lower --lr or a --grad-clip)")
-        optimizer.zero_grad()
-        loss.backward()
         if config.get("grad_clip"):
             clip_grad_norm(task.model.parameters(), config["grad_clip"])
         if config.get("lr_schedule") == "cosine":
@@ -113,6 +133,7 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts)
             state["step"] += 1
             state["step_in_epoch"] += 1
             state["loss_sum"] += value
+        between_steps()
         bar.set_postfix(loss=f"{value:.3f}")
         bar.update()
     bar.close()

@@ -6,6 +6,7 @@ and scores it against the references with the COCO metrics, plus the
 perplexity of the references under the model and, on the shapes set, the
 precision and recall of the (colour, shape) pairs the captions name.
 """
+import dataclasses
 import functools
 
 import numpy as np
@@ -27,6 +28,7 @@ from ...models.decoding import beam_search, greedy
 from ...models.precomputed import PrecomputedRegions
 from ...models.small_cnn import SmallCNN, pixels_to_float
 from ..baselines import constant_caption_scores
+from ..distributed import Single
 from .registry import register
 
 EVAL_BATCH = 250
@@ -65,6 +67,7 @@ class CaptionTask:
         self.config, self.dataset, self.vocab = config, dataset, vocab
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
+        self.group = Single()    # the processes training together (caption/training/distributed.py)
         self.never = (vocab.pad_id, vocab.start_id)  # never generated (caption/models/decoding.py)
         self.encoded = {split: encode_captions(dataset.split(split), vocab, config["max_length"])
                         for split in inputs}
@@ -88,8 +91,36 @@ class CaptionTask:
                                self.to_device(batch.mask), self.to_device(image_of_row),
                                buckets=LENGTH_BUCKETS)
 
+    def share_loss(self, batch):
+        """Under MPI: (this process's weighted part of the batch's loss, to backpropagate,
+        or None; its value, which the processes' allreduce sums into the batch's)."""
+        part, weight = self.share(batch)
+        if part is None:
+            return None, 0.0
+        loss = self.loss(part) * weight
+        return loss, float(loss.item())
+
+    def share(self, batch):
+        """This process's part of a global batch under MPI, and its weight: the images of
+        its slice (``self.group.rows``) with their sentences, and their share of the
+        batch's target words, so that the parts' weighted losses add up to the batch's
+        (``Captioner.loss``: a mean over every word). (None, 0.0) when it gets no image."""
+        _, first = np.unique(batch.image_indices, return_index=True)
+        images = batch.image_indices[np.sort(first)]           # in the batch's order
+        keep = np.isin(batch.image_indices, images[self.group.rows(len(images))])
+        if not keep.any():
+            return None, 0.0
+        words = batch.mask.sum() - len(batch.mask)             # the targets: mask[:, 1:]
+        part = dataclasses.replace(batch, image_indices=batch.image_indices[keep],
+                                   tokens=batch.tokens[keep], mask=batch.mask[keep])
+        return part, float(part.mask.sum() - len(part.mask)) / float(words)
+
     def decode(self, split, beam=1, rows=None):
-        """Decoded Hypotheses for the images of a split (greedy when beam is 1)."""
+        """Decoded Hypotheses for the images of a split (greedy when beam is 1). Under MPI,
+        for the whole split, each process decodes its slice and all gather the Hypotheses."""
+        if rows is None and self.group.size > 1:
+            mine = self.decode(split, beam, rows=self.group.rows(len(self.inputs[split])))
+            return self.group.gather(mine)
         rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
         if beam == 1:
             start, end = self.vocab.start_id, self.vocab.end_id
@@ -108,10 +139,11 @@ class CaptionTask:
                                         self.never)]
 
     def reference_nll(self, split):
-        """Summed negative log-likelihood and word count of every reference (for perplexity)."""
+        """Summed negative log-likelihood and word count of every reference (for perplexity);
+        under MPI each process takes its slice of the images, and the sums are summed."""
         nll, count = 0.0, 0
         encoded = self.encoded[split]
-        for chunk in chunks(np.arange(len(encoded)), EVAL_BATCH):
+        for chunk in chunks(self.group.rows(len(encoded)), EVAL_BATCH):
             rows = [(k, s) for k, i in enumerate(chunk) for s in encoded[i]]
             tokens, mask = pad_batch([s for _, s in rows], self.vocab)
             code = self.model.encode(self.images(split, chunk))  # once per image
@@ -121,7 +153,10 @@ class CaptionTask:
             picked = np.take_along_axis(logp, tokens[:, 1:, None], axis=2)[..., 0]
             nll -= float(picked[mask[:, 1:]].sum())
             count += int(mask[:, 1:].sum())
-        return nll, count
+        if self.group.size == 1:
+            return nll, count
+        nll, count = self.group.sum([nll, count])
+        return float(nll), int(count)
 
     def evaluate(self, split, beam=1, meteor=False):
         """Metrics of a split: BLEU-1..4, ROUGE-L, CIDEr-D, perplexity, diversity (and

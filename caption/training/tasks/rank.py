@@ -15,6 +15,7 @@ import tempfile
 
 import numpy as np
 
+import nnscratch.functional as F
 from nnscratch import Tensor, no_grad
 from nnscratch.backend import to_cpu
 
@@ -24,6 +25,7 @@ from ...evaluation.tables import retrieval_table
 from ...metrics.retrieval import RECALL_AT, retrieval_metrics
 from ...models.device import pick_device
 from ...models.ranker import Ranker, sentence_words
+from ..distributed import Single
 from ..loop import train
 from ..optimizers import build_optimizer
 from ..run_folder import RunFolder
@@ -82,6 +84,7 @@ class RankTask:
         self.config, self.dataset, self.vocab = config, dataset, vocab
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
+        self.group = Single()    # the processes training together (caption/training/distributed.py)
         self.encoded = {split: encode_captions(dataset.split(split), vocab) for split in inputs}
 
     def features(self, split, rows):
@@ -97,20 +100,45 @@ class RankTask:
         return self.model.loss(self.features("train", batch.image_indices),
                                self.to_device(words), self.to_device(mask))
 
+    def share_loss(self, batch):
+        """Under MPI: (this process's part of eq. 3.6's loss, to backpropagate, or None; the
+        loss's value over the number of processes, which their allreduce sums into it).
+
+        Eq. 3.6 compares every image of the batch with every sentence, so the parts of
+        the batch cannot be scored apart: each process encodes its slice of the pairs,
+        v and s (``self.group.rows``), the processes gather one another's, and each
+        scores the whole batch, S = V Sᵀ, with its own slice as the only part that
+        carries a gradient. Its backward gives the exact gradient through its own
+        slice; the allreduce adds the slices up to the gradient of the whole batch."""
+        rows = self.group.rows(len(batch.image_indices))
+        words, mask = sentence_words(batch.tokens[rows], batch.mask[rows])
+        v = self.model.encode_images(self.features("train", batch.image_indices[rows]))
+        s = self.model.encode_sentences(self.to_device(words), self.to_device(mask))
+        every = self.group.gather([(to_cpu(v.data), to_cpu(s.data))])
+        mine = self.group.rank
+        V = F.concat([v if k == mine else Tensor(self.to_device(a)) for k, (a, _) in
+                      enumerate(every)], axis=0)
+        S = F.concat([s if k == mine else Tensor(self.to_device(b)) for k, (_, b) in
+                      enumerate(every)], axis=0)
+        loss = F.ranking_loss(F.matmul(V, F.transpose(S)), self.model.margin)
+        return (loss if len(rows) else None), float(loss.item()) / self.group.size
+
     def embed_split(self, split):
         """v (I, E) of every image and s (L, E) of every sentence of a split, and
-        image_of (L,): the image each sentence describes (NumPy arrays)."""
+        image_of (L,): the image each sentence describes (NumPy arrays). Under MPI each
+        process encodes its slice of the images and of the sentences, and all gather them."""
         n_images = len(self.inputs[split])
+        pairs = [(i, ids) for i, sentences in enumerate(self.encoded[split]) for ids in sentences]
         with no_grad():
             v = [to_cpu(self.model.encode_images(self.features(split, chunk)).data)
-                 for chunk in chunks(np.arange(n_images), EVAL_BATCH)]
-            pairs = [(i, ids) for i, sentences in enumerate(self.encoded[split]) for ids in sentences]
+                 for chunk in chunks(self.group.rows(n_images), EVAL_BATCH)]
             s = []
-            for chunk in chunks(np.arange(len(pairs)), EVAL_BATCH):
+            for chunk in chunks(self.group.rows(len(pairs)), EVAL_BATCH):
                 tokens, mask = pad_batch([pairs[j][1] for j in chunk], self.vocab)
                 words, word_mask = sentence_words(tokens, mask)
                 s.append(to_cpu(self.model.encode_sentences(
                     self.to_device(words), self.to_device(word_mask)).data))
+        v, s = self.group.gather(v), self.group.gather(s)
         return np.concatenate(v), np.concatenate(s), np.array([i for i, _ in pairs])
 
     def retrieval(self, split):
