@@ -382,6 +382,13 @@ def absolute_path(value, source):
         raise ConfigError(f"{source}: not a usable path ({error})") from None
 
 
+def derived_keys(config):
+    """The DERIVED settings that a run of ``config`` writes: feature_size always, and the
+    regions' size and scale with attention over a pretrained CNN's precomputed regions."""
+    regions = config.get("attention") and config.get("cnn") != "small"
+    return DERIVED if regions else DERIVED[:1]
+
+
 def check_saved(config, where):
     """A config.json read back from a run: every setting of its task present and allowed."""
     if not isinstance(config, dict):
@@ -394,7 +401,7 @@ def check_saved(config, where):
                 continue
             raise ConfigError(f"{where}: the setting {key!r} is missing")
         check_value(key, config[key], f"{where}: {key!r}")
-    for key in DERIVED:   # the run writes them with its config: a file without is damaged
+    for key in derived_keys(config):   # the run writes them with its config: without, damaged
         if key not in config:
             raise ConfigError(f"{where}: the setting {key!r} is missing (written by the run "
                               f"itself, never chosen; the file was edited or damaged)")
