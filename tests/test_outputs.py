@@ -5,7 +5,6 @@ place; a failed write names the user's file. Run folders: train --out . and expo
 the current folder are refused in one line (caption/training/run_folder.py)."""
 import errno
 import os
-import pathlib
 import pickle
 import shutil
 
@@ -20,9 +19,9 @@ from caption.data.files import OutputError, check_output, write_atomic
 from caption.data.flickr8k import SPLIT_FILES, TOKEN_FILE
 from caption.data.flickr8k_judgments import CROWDFLOWER_FILE, EXPERT_FILE
 from caption.data.shapes import build_shapes
+from caption.shipped import FOLDER as SHIPPED_MODELS
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "weights" / "shapes-captioner"
+SHIPPED = SHIPPED_MODELS / "shapes-captioner"
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 from caption import train
 from caption.data.shapes import build_shapes
 from caption.training.run_folder import RunError, RunFolder
+from caption.shipped import FOLDER as SHIPPED_MODELS
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "weights" / "shapes-captioner"
+SHIPPED = SHIPPED_MODELS / "shapes-captioner"
 TINY = ["--epochs", "1", "--batch-size", "8", "--hidden-size", "16", "--embed-size", "8",
         "--min-count", "1", "--attention", "0", "--quiet"]
 

@@ -119,8 +119,12 @@ def write_features(path, array, imgids, regions=None, cnn=None):
 
 
 def has_regions(path):
-    """Whether the HDF5 feature file ``path`` holds regions (from its headers alone)."""
-    return Path(path).suffix != ".mat" and "regions" in nnscratch.io.inspect(path)
+    """Whether the HDF5 feature file ``path`` holds regions (from its headers alone); a
+    file that cannot be read is left to ``load_features`` to name (False here)."""
+    try:
+        return Path(path).suffix != ".mat" and "regions" in nnscratch.io.inspect(path)
+    except (OSError, ValueError):
+        return False
 
 
 def load_features(path, dataset, expected_dim=None, regions=False, cnn=None):

@@ -20,6 +20,7 @@ import pathlib
 import time
 from dataclasses import dataclass
 
+from ..data.features import has_regions
 from ..data.files import read_json
 from ..data.karpathy import dataset_name
 from ..models.captioner import ATTENTION_QUERIES, CONDITIONS
@@ -353,9 +354,9 @@ def check_combinations(config, chosen, sources, real=False):
         raise ConfigError(f"{sources['features']}: precomputed features are a pretrained "
                           f"CNN's; name it with --cnn vgg16 or --cnn squeezenet (--cnn small, the "
                           f"caption default, is trained on the pixels and would ignore them)")
-    if config.get("attention") and config["cnn"] != "small" and not (
-            real or "attention" in chosen):
-        config["attention"] = 0   # the shapes default is the small CNN's
+    if config.get("attention") and config["cnn"] != "small" and "attention" not in chosen and (
+            not real or (config["features"] and not has_regions(config["features"]))):
+        config["attention"] = 0   # the shapes default is the small CNN's; vectors alone have none
     if config["images"] and not config["data"]:
         raise ConfigError(f"{sources['images']}: an image folder belongs to a dataset; "
                           f"give the dataset JSON with --data")
