@@ -12,6 +12,7 @@ import pytest
 from caption import classify, describe, evaluate, export, features, train
 from caption.data.shapes import build_shapes
 from caption.shipped import FOLDER as SHIPPED_MODELS
+from messages import one_line
 
 SHIPPED = SHIPPED_MODELS / "shapes-captioner"
 
@@ -28,16 +29,6 @@ def shipped(tmp_path):
     copy = tmp_path / "shipped"
     shutil.copytree(SHIPPED, copy)
     return copy
-
-
-def one_line(capsys, *names):
-    """The command's stderr: one line, holding every one of ``names``."""
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    for name in names:
-        assert str(name) in err, (name, err)
-    return err
 
 
 def listing(folder):

@@ -21,6 +21,7 @@ from caption.data import shapes
 from caption.data.flickr8k import TOKEN_FILE, read_captions
 from caption.data.flickr8k_judgments import CROWDFLOWER_FILE, EXPERT_FILE
 from caption.data.shapes import build_shapes
+from messages import one_line
 
 meteor = importlib.import_module("caption.metrics.meteor")   # the module, not its function
 
@@ -29,14 +30,6 @@ meteor = importlib.import_module("caption.metrics.meteor")   # the module, not i
 def tiny(tmp_path_factory):
     return build_shapes(tmp_path_factory.mktemp("shapes") / "tiny", seed=0, n_train=8,
                         n_val=2, n_test=2)
-
-
-def one_line(capsys, *names):
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    for name in names:
-        assert str(name) in err, (name, err)
-    return err
 
 
 def edited(tiny, folder, change):

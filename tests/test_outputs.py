@@ -20,6 +20,7 @@ from caption.data.flickr8k import SPLIT_FILES, TOKEN_FILE
 from caption.data.flickr8k_judgments import CROWDFLOWER_FILE, EXPERT_FILE
 from caption.data.shapes import build_shapes
 from caption.shipped import FOLDER as SHIPPED_MODELS
+from messages import one_line
 
 SHIPPED = SHIPPED_MODELS / "shapes-captioner"
 
@@ -35,14 +36,6 @@ def picture(tmp_path):
     path = tmp_path / "p.png"
     Image.new("RGB", (64, 64), (200, 30, 30)).save(path)
     return path
-
-
-def one_line(capsys, *names):
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    for name in names:
-        assert str(name) in err, (name, err)
-    return err
 
 
 def test_check_output_refuses_each_kind_of_bad_path(tmp_path):

@@ -15,7 +15,6 @@ file per dataset and CNN in the cache, for training.
 Shapes: N images, D feature size, B batch, L regions of C channels.
 """
 import contextlib
-import fcntl
 import hashlib
 import os
 import sys
@@ -32,7 +31,7 @@ from nnscratch.io import FileFormatError
 
 from ..data.features import (FeaturesError, check_partial, load_features, read_shard,
                              write_features)
-from ..data.files import user_folder
+from ..data.files import exclusive, user_folder
 from ..models.device import pick_device
 from . import build, default_weights
 from .preprocess import ImageError, image_to_array, load_images
@@ -106,20 +105,13 @@ def _one_writer(out):
     takes the lock looks at ``out`` again: another process may have finished it meanwhile.
     """
     lock = out.with_name(f".{out.name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FeaturesError(f"{out}.partial: another process is encoding it now; let it "
-                                f"finish (or stop it) first") from None
+    with exclusive(lock, FeaturesError(f"{out}.partial: another process is encoding it now; "
+                                       f"let it finish (or stop it) first")):
         if out.exists():
             raise FeaturesError(f"{out}: another process finished it meanwhile")
         yield
         if out.exists():
             lock.unlink(missing_ok=True)
-    finally:
-        os.close(fd)
 
 
 def _encode_rows(images, out, cnn, batch_size, device, progress, regions):

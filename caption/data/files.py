@@ -18,6 +18,7 @@ file) in an existing folder, never one of the command's own inputs, never
 reached through a symbolic link.
 """
 import contextlib
+import fcntl
 import json
 import os
 import pathlib
@@ -144,3 +145,19 @@ def user_folder():
     makes once and reuses (the shapes set, feature caches, converted CNN weights), never
     beside the code, which may be installed read-only."""
     return pathlib.Path(os.environ.get("NNSCRATCH_CACHE") or pathlib.Path.home() / ".cache" / "nnscratch")
+
+
+@contextlib.contextmanager
+def exclusive(path, busy):
+    """Hold an advisory lock (flock) on ``path``, a folder or a file (created if absent),
+    for this process while in the block; when another process holds it, raise ``busy``
+    (an exception). The system releases the lock when the process ends, however it ends."""
+    fd = os.open(path, os.O_RDONLY if os.path.isdir(path) else os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        yield
+    finally:
+        os.close(fd)

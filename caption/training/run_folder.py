@@ -30,7 +30,6 @@ Nothing is lost, whatever moment the process dies (SIGKILL included):
 """
 import contextlib
 import errno
-import fcntl
 import itertools
 import json
 import os
@@ -44,7 +43,7 @@ import nnscratch.io
 from nnscratch.backend import to_cpu
 
 from ..data.files import read_json as read_json_value
-from ..data.files import read_text, write_atomic as write_whole
+from ..data.files import exclusive, read_text, write_atomic as write_whole
 
 CONFIG, VOCAB, LOG, METRICS = "config.json", "vocab.json", "log.jsonl", "metrics.json"
 CHECKPOINTS = ("best", "last")
@@ -182,16 +181,9 @@ class RunFolder:
         An advisory lock (flock) on the folder itself, so no lock file is left
         behind; the system releases it when the process ends, however it ends.
         """
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunError(f"{self.path}: another process is training this run; let it "
-                               f"finish (or stop it) first") from None
+        with exclusive(self.path, RunError(f"{self.path}: another process is training this "
+                                           f"run; let it finish (or stop it) first")):
             yield self
-        finally:
-            os.close(fd)
 
     def remove_leftovers(self):
         """Delete the temporary files of writes that a kill interrupted (on resuming: the
