@@ -4,12 +4,17 @@ DEST becomes a run folder holding only what ``caption.describe`` and
 ``caption.evaluate`` read: the resolved config, the vocabulary, the test
 metrics (if the run finished) and ``best.h5`` with the model's parameters
 alone, without the optimizer's state (a third of a training checkpoint's
-size). weights/shapes-captioner is such a folder (weights/README.md).
+size). The dataset's paths in its config.json are cut to their file names
+(``dataset_flickr8k.json``): the model is handed to other machines, where
+``caption.evaluate`` is told where the dataset is (``--data``, ``--features``)
+unless those names are in the current folder. caption/shipped/ holds two
+such folders (weights/README.md).
 DEST must not exist yet (or be an empty folder), and it is made whole or not
 at all (caption/training/run_folder.py).
 """
 import argparse
 import json
+import pathlib
 import sys
 
 import numpy as np
@@ -33,6 +38,9 @@ def export(run, dest, checkpoint="best", float16=False):
     if float16:
         for parameter in model.parameters():
             parameter.data = parameter.data.astype(np.float16)
+    for key in ("data", "images", "features"):   # this machine's paths mean nothing elsewhere
+        if config[key] is not None:
+            config[key] = pathlib.Path(config[key]).name
     files = {"config.json": json.dumps(config, indent=2), "vocab.json": vocab.to_json()}
     if checkpoint == "best" and source.file(METRICS).exists():   # the test metrics are best's
         files[METRICS] = json.dumps(read_json(source.file(METRICS)), indent=2)

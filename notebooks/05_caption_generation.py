@@ -48,13 +48,13 @@ import time
 
 import numpy as np
 
-from companion import plt, scratch, shapes_subset, show
+from companion import FLICKR8K, plt, scratch, shapes_subset, show
 
 from nnscratch import Tensor
 
 from caption import describe, shipped, train
 from caption.data.karpathy import load_karpathy
-from caption.evaluation.attention_maps import attention_steps
+from caption.evaluation.attention_maps import attention_steps, spotlight
 from caption.evaluation.new_images import decode_images
 from caption.models.decoding import beam_search, greedy
 from caption.models.device import pick_device
@@ -130,7 +130,7 @@ def model_input(image):
     return Tensor(pixels_to_float(pixels.transpose(2, 0, 1)[None]))
 
 
-never = (vocab.pad_id, vocab.start_id)
+never = vocab.unsaid_ids
 for image in test[:8]:
     x = model_input(image)
     (g,) = greedy(model, x, vocab.start_id, vocab.end_id, 31, never)
@@ -223,6 +223,8 @@ import contextlib  # noqa: E402
 import io  # noqa: E402
 import pathlib  # noqa: E402
 
+import textwrap  # noqa: E402
+
 import skimage  # noqa: E402
 
 photo = pathlib.Path(skimage.__file__).parent / "data" / "astronaut.png"
@@ -231,4 +233,52 @@ with contextlib.redirect_stderr(notes):
     assert describe.main([str(photo), "--run", str(SHIPPED)]) == 0
 print(notes.getvalue())
 assert "trained only on the built-in shapes set" in notes.getvalue()
+
+# %% [markdown]
+# ## §5.3 on real photos: the shipped Flickr8k captioner
+#
+# The thesis's own experiment is on photographs. The project ships a
+# captioner trained on Flickr8k's 6000 training photos (caption/shipped/
+# flickr8k-captioner; weights/README.md has its command and figures): the same
+# LSTM, reading frozen SqueezeNet features, with the same attention as the
+# shapes model, here over the 14 × 14 regions of SqueezeNet's last map
+# (fire9, 512 channels each). It is what `python -m caption.describe photo.jpg`
+# uses when no `--run` is given. Photos that no Flickr8k file holds (from
+# scikit-image), and, where this machine has them, photos of Flickr8k's test split:
+
+# %%
+FLICKR8K_RUN = shipped.FOLDER / "flickr8k-captioner"
+photo_model, photo_vocab, photo_config = open_model(FLICKR8K_RUN)
+photos = [pathlib.Path(skimage.__file__).parent / "data" / name
+          for name in ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png")]
+test_photos = FLICKR8K / "images"
+if test_photos.is_dir():   # a few test photos of Flickr8k (never in training)
+    names = (FLICKR8K / "Flickr_8k.testImages.txt").read_text().split()[:4]
+    photos += [test_photos / name for name in names]
+decoded_photos, _ = decode_images([str(p) for p in photos], photo_model, photo_vocab,
+                                  photo_config, pick_device("cpu"))
+figure, axes = plt.subplots(1, len(decoded_photos), figsize=(3 * len(decoded_photos), 3.4))
+for ax, d in zip(np.atleast_1d(axes), decoded_photos):
+    words = " ".join(photo_vocab.decode(d.hypotheses[0].ids))
+    print(f"{pathlib.Path(d.path).name:32s} {words}")
+    ax.imshow(d.pixels)
+    ax.set_title("\n".join(textwrap.wrap(words, 28)), fontsize=8)
+    ax.axis("off")
+show(figure, "real-photos")
+
+# %% [markdown]
+# Where it looks, word by word, for the first photo (the panel of each step is
+# the α with which the next word is predicted, drawn over the 227 × 227 square
+# that SqueezeNet saw; `--attention-map` draws the same):
+
+# %%
+first = decoded_photos[0]
+photo_steps = attention_steps(photo_model, photo_vocab, first.image, first.hypotheses[0].ids)
+figure, axes = plt.subplots(1, len(photo_steps), figsize=(2 * len(photo_steps), 2.4))
+for ax, step in zip(np.atleast_1d(axes), photo_steps):
+    ax.imshow(spotlight(first.pixels, step.weights))   # dark where α is small, peak outlined
+    ax.set_title(f"{step.read} → {step.said}", fontsize=8)
+    ax.axis("off")
+show(figure, "photo-attention")
+assert all(np.isclose(step.weights.sum(), 1.0, atol=1e-5) for step in photo_steps)
 print(f"notebook ran in {time.perf_counter() - started:.1f} s")

@@ -93,7 +93,7 @@ def test_a_photo_is_described_with_a_note_on_what_the_model_knows(capsys):
     printed = capsys.readouterr()
     assert printed.out.startswith(str(PHOTO)) and "log p" in printed.out   # still a caption
     assert "512x512 pixels" in printed.err and SHAPES_ONLY in printed.err
-    assert "python -m caption.train --data" in printed.err
+    assert "python -m caption.train --data" in printed.err and "leave out --run" in printed.err
 
 
 @pytest.fixture(scope="module")

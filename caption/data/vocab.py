@@ -45,6 +45,9 @@ class Vocabulary:
         self.min_count = min_count
         self.ids = {w: i for i, w in enumerate(words)}
         self.pad_id, self.start_id, self.end_id, self.unk_id = range(len(SPECIALS))
+        # what a decoded caption never says: <pad> and <start> are never a target, and
+        # <unk> names no word (a caption "in front of a <unk> building" tells a user nothing)
+        self.unsaid_ids = (self.pad_id, self.start_id, self.unk_id)
 
     @classmethod
     def build(cls, sentences, min_count=5):

@@ -31,10 +31,11 @@ from .attention_maps import attention_steps, draw_attention
 SHAPES_ONLY = (
     f"this model was trained only on the built-in shapes set ({SIDE}x{SIDE} synthetic pictures "
     f"of coloured circles, squares and triangles): its caption can only name such shapes and "
-    f"says nothing reliable about a photo. To describe photos, train on a real caption dataset "
-    f"(Karpathy's JSON, README \"Commands\"): python -m caption.features --data dataset.json "
-    f"--images DIR --cnn squeezenet --out feats.h5, then python -m caption.train --data "
-    f"dataset.json --cnn squeezenet --features feats.h5")
+    f"says nothing reliable about a photo. To describe photos, leave out --run: python -m "
+    f"caption.describe photo.jpg uses the shipped Flickr8k captioner; or train on a real "
+    f"caption dataset (Karpathy's JSON): python -m caption.features --data dataset.json "
+    f"--images DIR --out feats.h5, then python -m caption.train --data dataset.json "
+    f"--features feats.h5")
 
 
 @dataclass
@@ -98,7 +99,7 @@ def decode_images(paths, model, vocab, config, device, beam=3, max_length=None):
             continue
         x = as_tensors(arrays, device)
         (hyps,) = beam_search(model, x, vocab.start_id, vocab.end_id, beam, max_len,
-                              never=(vocab.pad_id, vocab.start_id))
+                              never=vocab.unsaid_ids)
         decoded.append(Decoded(path, x, pixels, hyps))
     return decoded, skipped
 

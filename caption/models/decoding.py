@@ -9,8 +9,8 @@ w_1 … w_L (ending in <end>, or cut at ``max_len`` words) scores
 so that short sentences are not favoured merely for having fewer factors.
 Greedy decoding takes the most likely word at each step; beam search keeps
 the K best partial sentences (by total log-probability) at each step. Words
-that are never a target in training (<pad>, <start>) are passed as ``never``
-and are not generated.
+passed as ``never`` are not generated: <pad> and <start>, never a target in
+training, and <unk>, which names no word (``Vocabulary.unsaid_ids``).
 """
 from dataclasses import dataclass, field
 

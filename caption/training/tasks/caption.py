@@ -68,7 +68,7 @@ class CaptionTask:
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
         self.group = Single()    # the processes training together (caption/training/distributed.py)
-        self.never = (vocab.pad_id, vocab.start_id)  # never generated (caption/models/decoding.py)
+        self.never = vocab.unsaid_ids   # never generated (caption/models/decoding.py)
         self.encoded = {split: encode_captions(dataset.split(split), vocab, config["max_length"])
                         for split in inputs}
 
