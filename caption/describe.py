@@ -93,9 +93,8 @@ def main(argv=None):
     else:
         for path, captions in results.items():
             print(path)
-            for c in captions:   # best first by log p per word (caption/models/decoding.py)
-                print(f"  {c['caption']}   (log p per word {c['score']:.2f}, "
-                      f"log p {c['logprob']:.2f})")
+            for c in captions:   # best first by score (caption/models/decoding.py)
+                print(f"  {c['caption']}   (score {c['score']:.2f}, log p {c['logprob']:.2f})")
     for path, error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
     notes = [note for note in (unfamiliar(path, config) for path in results) if note]

@@ -274,3 +274,23 @@ def test_a_tiny_model_learns_four_images_by_heart(cell):
 def test_bad_settings_are_named(bad, message):
     with pytest.raises(ValueError, match=message):
         model(**bad)
+
+
+def test_the_length_penalty_orders_the_beam():
+    from caption.models.decoding import Hypothesis
+    short, long = Hypothesis([5], -3.0, 2), Hypothesis([5, 6, 7, 8, 9], -6.0, 6)
+    assert (short.score, long.score) == (-1.5, -1.0)                    # the mean per word
+    for h in (short, long):
+        h.length_alpha = 0.0                                             # log p itself
+    assert short.score > long.score
+    for h in (short, long):
+        h.length_alpha = 0.5                                             # Wu et al. 2016
+    assert np.isclose(short.score, -3.0 / (7 / 6) ** 0.5)
+    assert np.isclose(long.score, -6.0 / (11 / 6) ** 0.5)
+    net = model("lstm", "every")
+    images = Tensor(np.random.default_rng(6).standard_normal((2, K)).astype(np.float32))
+    for alpha in (None, 0.0, 0.5):
+        for hyps in beam_search(net, images, START, END, beam=3, max_len=6, never=NEVER,
+                                length_alpha=alpha):
+            assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+            assert all(h.length_alpha == alpha for h in hyps)

@@ -77,8 +77,8 @@ def test_a_photo_of_any_size_is_described_with_its_attention_map(captioner, phot
                           "--attention-map", str(tmp_path / "map.png")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == str(wide) and len(out) == 3
-    per_word = [float(line.split("log p per word ")[1].split(",")[0]) for line in out[1:]]
-    assert per_word[0] >= per_word[1]                  # the order is the figure shown
+    scores = [float(line.split("(score ")[1].split(",")[0]) for line in out[1:]]
+    assert scores[0] >= scores[1]                      # the order is the figure shown
     with Image.open(tmp_path / "map.png") as sheet:
         assert sheet.size[0] > 128
 

@@ -99,7 +99,7 @@ def decode_images(paths, model, vocab, config, device, beam=3, max_length=None):
             continue
         x = as_tensors(arrays, device)
         (hyps,) = beam_search(model, x, vocab.start_id, vocab.end_id, beam, max_len,
-                              never=vocab.unsaid_ids)
+                              never=vocab.unsaid_ids, length_alpha=config["length_alpha"])
         decoded.append(Decoded(path, x, pixels, hyps))
     return decoded, skipped
 

@@ -56,6 +56,7 @@ DEFAULTS = {
                 "cnn_global_max": True, "attention": 64, "attention_query": "words",
                 "cell": "lstm", "condition": "every",
                 "embed_size": 64, "hidden_size": 256, "dropout": 0.0, "max_length": 30, "beam": 3,
+                "length_alpha": None,
                 "all_sentences": True},
     "rank": {**COMMON, "cnn": "squeezenet", "encoder": "rnn", "pooling": "sum",
              "embed_size": 256, "margin": 1.0, "scores": "dot", "epochs": 15, "lr": 1e-3,
@@ -77,6 +78,7 @@ DEFAULTS = {
 REAL_DATA = {
     "caption": {"cnn": "squeezenet", "attention": 128, "embed_size": 256, "hidden_size": 256,
                 "dropout": 0.5, "lr": 1e-3, "lr_decay": 1.0, "batch_size": 20, "epochs": 20,
+                "length_alpha": 0.5,
                 "max_length": 20},
     # Ranking on photos: Kiros et al. 2014's cosine scores with their margin 0.2 (eq. 3.6's dot
     # product overfits SqueezeNet's unnormalised features: validation R@10 of search stalled
@@ -86,7 +88,7 @@ REAL_DATA = {
 
 # What a run saved before a setting existed used (its config.json lacks the key).
 SAVED_BEFORE = {"attention": 0, "attention_query": "word_state", "lr_schedule": "step",
-                "scores": "dot"}
+                "scores": "dot", "length_alpha": None}
 
 # Written by the run itself, never chosen: the size of what the model reads of an image and,
 # with attention over a pretrained CNN's regions, their channels and scale
@@ -190,6 +192,7 @@ RULES = {
     "dropout": Rule("float", 0, 0.95),
     "max_length": Rule("int", 1, 100),
     "beam": Rule("int", 1, 50),
+    "length_alpha": Rule("float", 0, 10, optional=True),
     "all_sentences": Rule("bool"),
     "encoder": Rule("choice", choices=("bow", "rnn")),
     "pooling": Rule("choice", choices=("last", "sum")),
@@ -231,6 +234,8 @@ FLAGS = [  # (setting, help): the settings with a command-line flag, --name-with
                "(Kiros et al. 2014)"),
     ("max_length", "longest caption, in words"),
     ("beam", "beam width of the final test-split captions (caption task)"),
+    ("length_alpha", "beam search ranks a caption by log p / ((5 + L) / 6)^α (Wu et al. "
+                     "2016); unset: log p per word (caption/models/decoding.py)"),
     ("patience", "epochs without validation gain before stopping"),
     ("max_steps", "stop after this many steps in all (saving 'last')"),
     ("seed", "random seed"),

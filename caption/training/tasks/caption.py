@@ -136,7 +136,7 @@ class CaptionTask:
         return [hyps for chunk in chunks(rows, EVAL_BATCH)
                 for hyps in beam_search(self.model, self.images(split, chunk), self.vocab.start_id,
                                         self.vocab.end_id, beam, self.config["max_length"] + 1,
-                                        self.never)]
+                                        self.never, self.config["length_alpha"])]
 
     def reference_nll(self, split):
         """Summed negative log-likelihood and word count of every reference (for perplexity);
