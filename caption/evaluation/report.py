@@ -45,9 +45,10 @@ PER_IMAGE = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D")
 ATTENTION_IMAGES = 6   # sampled images whose attention is drawn word by word
 
 CAPTION_NOTE = ("<p>Each image lists its generated captions best first (several with beam "
-                "search), each with its score, the mean log-probability per word (caption/models/decoding.py), "
-                "and its total log p; then the reference captions, and the first caption's own "
-                "scores against them.</p>")
+                "search), each with its score, the log-probability over the length penalty "
+                "that orders them (per word unless the run sets --length-alpha; "
+                "caption/models/decoding.py), and its total log p; then the reference "
+                "captions, and the first caption's own scores against them.</p>")
 
 CSS = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
