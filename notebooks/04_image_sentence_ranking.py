@@ -197,22 +197,27 @@ assert rnn_metrics["annotation"]["R@10"] > untrained["annotation"]["R@10"] + 20
 # the right one framed in green.
 
 # %%
+def image_search(images, scores, image_of, queries, paths, name):
+    """For each query sentence l (its five of image k at 5k .. 5k + 4), the five images of
+    highest S[:, l], the right one framed in green; ``paths[k]``: image k's file."""
+    figure = plt.figure(figsize=(9, 2.3 * len(queries)), layout="constrained")
+    for panel, l in zip(figure.subfigures(len(queries), 1), queries):
+        sentence = images[image_of[l]].raw[l - 5 * image_of[l]]
+        panel.suptitle(f"“{sentence}”", x=0.01, ha="left", fontsize=10)
+        for ax, k in zip(panel.subplots(1, 5), np.argsort(-scores[:, l], kind="stable")[:5]):
+            ax.imshow(plt.imread(paths[k]))
+            ax.set_xticks([]), ax.set_yticks([])
+            if k == image_of[l]:
+                for side in ax.spines.values():
+                    side.set(color="green", linewidth=4)
+            ax.set_xlabel(f"S = {scores[k, l]:.2f}")
+    show(figure, name)
+
+
 test_images = splits["test"]
 (_, _), image_of = all_sentences("test")
-queries = [0, 5 * 17 + 1, 5 * 42 + 2, 5 * 101 + 3]
-figure = plt.figure(figsize=(9, 2.3 * len(queries)), layout="constrained")
-for panel, l in zip(figure.subfigures(len(queries), 1), queries):
-    sentence = test_images[image_of[l]].raw[l - 5 * image_of[l]]
-    panel.suptitle(f"“{sentence}”", x=0.01, ha="left", fontsize=10)
-    best = np.argsort(-rnn_scores[:, l], kind="stable")[:5]
-    for ax, k in zip(panel.subplots(1, 5), best):
-        ax.imshow(plt.imread(test_images[k].path))
-        ax.set_xticks([]), ax.set_yticks([])
-        if k == image_of[l]:
-            for side in ax.spines.values():
-                side.set(color="green", linewidth=4)
-        ax.set_xlabel(f"S = {rnn_scores[k, l]:.1f}")
-show(figure, "image-search")
+image_search(test_images, rnn_scores, image_of, [0, 5 * 17 + 1, 5 * 42 + 2, 5 * 101 + 3],
+             [image.path for image in test_images], "image-search")
 
 # %% [markdown]
 # And image annotation for two test images: the sentences that score highest
@@ -271,18 +276,9 @@ if (FLICKR8K / "images").is_dir():
     assert found["search"]["R@10"] > 2 * 10       # twice chance
 
     photo_images = photo_task.dataset.split("test")
-    figure = plt.figure(figsize=(9, 2.3 * 3), layout="constrained")
-    for panel, l in zip(figure.subfigures(3, 1), (0, 5 * 11 + 2, 5 * 47 + 1)):
-        panel.suptitle(f"“{photo_images[owner[l]].raw[l - 5 * owner[l]]}”", x=0.01, ha="left",
-                       fontsize=10)
-        for ax, k in zip(panel.subplots(1, 5), np.argsort(-photo_scores[:, l], kind="stable")[:5]):
-            ax.imshow(plt.imread(FLICKR8K / "images" / photo_images[k].filename))
-            ax.set_xticks([]), ax.set_yticks([])
-            if k == owner[l]:
-                for side in ax.spines.values():
-                    side.set(color="green", linewidth=4)
-            ax.set_xlabel(f"S = {photo_scores[k, l]:.2f}")
-    show(figure, "photo-search")
+    image_search(photo_images, photo_scores, owner, [0, 5 * 11 + 2, 5 * 47 + 1],
+                 [FLICKR8K / "images" / image.filename for image in photo_images],
+                 "photo-search")
 else:
     print(f"no Flickr8k photos at {FLICKR8K / 'images'}: this section is skipped")
 print(f"notebook ran in {time.perf_counter() - started:.1f} s")
