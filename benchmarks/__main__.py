@@ -19,7 +19,8 @@ SUBJECTS = {"conv": "conv2d (batch 8)", "pooling": "max_pool2d", "linear": "line
             "memory": "Peak resident memory of the forward",
             "load": "Captioner training step under load",
             "profile_vgg": "VGG-16 forward, layer by layer",
-            "decode": "Decoding at Flickr8k scale: greedy and beam search"}
+            "decode": "Decoding at Flickr8k scale: greedy and beam search",
+            "extract": "Feature extraction over JPEGs (SqueezeNet, vectors and regions)"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "cpu.json"
 
 

@@ -153,3 +153,14 @@ def test_the_pytorch_squeezenet_holds_our_weights():
     with torch.no_grad():
         theirs = torch_models.fire_maps(twin)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(ours).max())
+
+
+def test_extraction_without_flickr8k_generates_jpegs_of_its_size(tmp_path):
+    from benchmarks import extract
+    from PIL import Image
+
+    paths, source = extract.jpegs(3, tmp_path, shared=tmp_path / "absent")
+    assert len(paths) == 3 and "generated" in source
+    for path in paths:
+        with Image.open(path) as image:
+            assert image.format == "JPEG" and image.size == (extract.SIDE, extract.SIDE)
