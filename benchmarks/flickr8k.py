@@ -13,7 +13,9 @@ The sentence lengths are drawn from those of Flickr8k's training sentences
 (``LENGTHS``, counted with caption/data/tokenize.py), so the batch has their
 shape without the dataset; the words and features are random, which changes
 no timing. Three columns: ours, the PyTorch twin (benchmarks/torch_models.py)
-and the floor, our step's matrix products alone (benchmarks/floor.py).
+and the floor, our step's matrix products alone (benchmarks/floor.py; with
+attention, the per-image products of the attention listed one by one, as
+NumPy's batched matmul runs them).
 
 With attention (issue 21, item 8), the model of ``python -m caption.train
 --data dataset_flickr8k.json --features f8k_squeezenet.h5 --attention 128``:
@@ -92,12 +94,20 @@ def bucket_sizes(mask, buckets):
     return [(len(rows), int(lengths[rows].max()) - 1) for rows in groups if len(rows)]
 
 
-def step_products(mask, images, vocab):
-    """The matrix products of one step of ours (benchmarks/floor.py)."""
-    shapes = floor.linear(images, FEATURES, EMBED, backward=True, input_gradient=False)
+def step_products(mask, images, vocab, features=FEATURES, attention=0):
+    """The matrix products of one step of ours (benchmarks/floor.py); with
+    ``attention``, those of the keys (once an image) and of the attention over
+    SqueezeNet's regions, and the read-out from [h ; c]."""
+    (L, C), read_out = REGION_SHAPE[CNN], HIDDEN
+    shapes = floor.linear(images, features, EMBED, backward=True, input_gradient=False)
+    if attention:
+        shapes += floor.linear(images * L, C, attention, backward=True, input_gradient=False)
+        read_out += C
     for n, steps in bucket_sizes(mask, BUCKETS):
         shapes += floor.lstm(n, steps, 2 * EMBED, HIDDEN, backward=True)
-        shapes += floor.linear(n * steps, HIDDEN, vocab, backward=True)
+        if attention:
+            shapes += floor.attention(n, steps, 2 * EMBED, attention, L, C, backward=True)
+        shapes += floor.linear(n * steps, read_out, vocab, backward=True)
     return shapes
 
 
@@ -169,17 +179,25 @@ def attention_rows(settings):
         theirs = steps_in_turn(twin, batches, twin_inputs(attention),
                                torch.optim.Adam(twin.parameters(), lr=LR),
                                torch.nn.utils.clip_grad_norm_)
+        products = in_turn([floor.Products(step_products(b[3], images, vocab, D, attention))
+                            for b in batches])
         what = (f"attention {attention} over {L} × {C} regions" if attention
                 else "no attention")
         rows.append(compare("flickr8k", f"training step, {images} images × {SENTENCES} "
                             f"sentences, V={vocab}, {D}-d {CNN} features, {what}, "
                             f"T≤{T}, {turns} batches in turn", ours, theirs, settings,
-                            TARGET))
+                            TARGET, floor=products))
     step = rows[0]
     rows.insert(1, Row("flickr8k", f"epoch with attention: {EPOCH_STEPS} steps (the step "
                        f"above × {EPOCH_STEPS})", step.ours * EPOCH_STEPS,
-                       step.theirs * EPOCH_STEPS, TARGET))
+                       step.theirs * EPOCH_STEPS, TARGET, floor=step.floor * EPOCH_STEPS))
     return rows
+
+
+def in_turn(calls):
+    """A call that runs the next of ``calls``, in turn."""
+    turn = itertools.cycle(calls)
+    return lambda: next(turn)()
 
 
 def issue16_row(settings):

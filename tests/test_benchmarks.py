@@ -164,3 +164,19 @@ def test_extraction_without_flickr8k_generates_jpegs_of_its_size(tmp_path):
     for path in paths:
         with Image.open(path) as image:
             assert image.format == "JPEG" and image.size == (extract.SIDE, extract.SIDE)
+
+
+def test_cpu_time_flag_times_one_thread_each(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "cpu.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "linear", "--quick", "--cpu-time",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["settings"]["clock"] == "cpu" and results["blas_threads"] == 1
+    assert results["machine"]["torch_threads"] == 1
+    assert "- clock: CPU time of the process" in done.stdout
+    refused = subprocess.run([sys.executable, "-m", "benchmarks", "--cpu-time", "--threads", "2"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--cpu-time runs one thread each" in refused.stderr
