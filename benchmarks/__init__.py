@@ -23,5 +23,7 @@ alone with NumPy's BLAS in the same run (benchmarks/floor.py):
 benchmarks/results/cpu.json; ``python -m benchmarks conv lstm`` runs some;
 ``--quick`` runs every script on tiny shapes once (the test suite does, so
 that they keep working); ``--busy N`` runs N CPU-bound processes beside them
-(benchmarks/load.py). The readings are in benchmarks/RESULTS.md.
+(benchmarks/load.py); ``--cpu-time`` times each side's CPU time on one thread
+(NumPy's BLAS and PyTorch), which other work on the machine disturbs least.
+The readings are in benchmarks/RESULTS.md.
 """
