@@ -1,5 +1,5 @@
-"""``python -m benchmarks [SUBJECT ...] [--quick] [--best] [--busy N] [--threads N|auto]
-[--out FILE]``: run the benchmark scripts, print their tables, write the results as JSON."""
+"""``python -m benchmarks [SUBJECT ...] [--quick] [--best] [--cpu-time] [--busy N]
+[--threads N|auto] [--out FILE]``: run the benchmark scripts, print their tables, write the results as JSON."""
 import argparse
 import contextlib
 import importlib
@@ -19,7 +19,8 @@ SUBJECTS = {"conv": "conv2d (batch 8)", "pooling": "max_pool2d", "linear": "line
             "memory": "Peak resident memory of the forward",
             "load": "Captioner training step under load",
             "profile_vgg": "VGG-16 forward, layer by layer",
-            "decode": "Decoding at Flickr8k scale: greedy and beam search"}
+            "decode": "Decoding at Flickr8k scale: greedy and beam search",
+            "extract": "Feature extraction over JPEGs (SqueezeNet, vectors and regions)"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "cpu.json"
 
 
@@ -32,6 +33,10 @@ def main(argv=None):
     parser.add_argument("--best", action="store_true",
                         help="the fastest of the timed calls instead of their median "
                              "(for a machine busy with other work)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time the CPU time of the process instead of the wall clock, "
+                             "NumPy's BLAS and PyTorch on one thread each (for a machine busy "
+                             "with other work)")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="run N CPU-bound processes beside the benchmarks (benchmarks/load.py)")
     parser.add_argument("--threads", metavar="N|auto",
@@ -44,14 +49,20 @@ def main(argv=None):
         parser.error(f"--busy must be 0 or more, got {args.busy}")
     if args.threads not in (None, "auto") and not (args.threads.isdigit() and int(args.threads) > 0):
         parser.error(f"--threads must be a number of 1 or more, or auto; got {args.threads}")
-    settings = Settings.make(args.quick, args.best)
+    if args.cpu_time and args.threads not in (None, "1"):
+        parser.error(f"--cpu-time runs one thread each; --threads {args.threads} contradicts it")
+    settings = Settings.make(args.quick, args.best, "cpu" if args.cpu_time else "wall")
+    if args.cpu_time:
+        args.threads = "1"
+        torch_threads(1)
     results = {"machine": machine.describe(), "settings": vars(settings),
                "busy_processes": args.busy, "subjects": {}}
     print(machine.markdown(results["machine"]), f"- busy processes started: {args.busy}\n",
           sep="", flush=True)
     with busy_processes(args.busy), blas(args.threads) as threads:
         results["blas_threads"] = threads
-        print(f"- NumPy's BLAS threads: {threads}\n", flush=True)
+        print(f"- NumPy's BLAS threads: {threads}", flush=True)
+        print(f"- clock: {'CPU time of the process' if args.cpu_time else 'wall'}\n", flush=True)
         for subject in args.subjects or SUBJECTS:
             start = time.perf_counter()
             rows = importlib.import_module(f"benchmarks.{subject}").run(settings)
@@ -62,6 +73,15 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(f"results written to {args.out}")
+
+
+def torch_threads(count):
+    """PyTorch's intra-op threads, where PyTorch is installed."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(count)
 
 
 @contextlib.contextmanager

@@ -73,9 +73,17 @@ def add_clock(model, unit=0):
 def twin_of(model):
     """The PyTorch FeatureCaptioner with ``model``'s weights: torch keeps a Linear's
     W (D, M) as its transpose, and the LSTM's gates as i, f, g, o where ours are
-    i, f, o, g, with two biases (the second set to zero)."""
+    i, f, o, g, with two biases (the second set to zero). A model with attention over
+    precomputed regions (caption/models/precomputed.py) gives a twin with its W_q, W_k
+    and region scale."""
     V, K = model.output.W.shape[1], model.image_projection.W.shape[0]
-    twin = torch_models.FeatureCaptioner(V, K, model.embedding.W.shape[1], model.hidden_size)
+    attention = {}
+    if hasattr(model, "attention"):
+        attention = {"attention": model.attention.query.W.shape[1],
+                     "region_size": model.encoder.region_size,
+                     "region_scale": model.encoder.scale}
+    twin = torch_models.FeatureCaptioner(V, K, model.embedding.W.shape[1], model.hidden_size,
+                                         **attention)
     H = model.hidden_size
     to_torch_order = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]
     weights = {"image_projection.weight": model.image_projection.W.data.T,
@@ -86,6 +94,9 @@ def twin_of(model):
                "lstm.bias_ih_l0": model.recurrent.b.data[to_torch_order],
                "lstm.bias_hh_l0": np.zeros(4 * H, np.float32),
                "output.weight": model.output.W.data.T, "output.bias": model.output.b.data}
+    if attention:
+        weights.update({"query.weight": model.attention.query.W.data.T,
+                        "key.weight": model.attention.key.W.data.T})
     twin.load_state_dict({name: torch.tensor(np.ascontiguousarray(w))
                           for name, w in weights.items()})
     return twin.eval()

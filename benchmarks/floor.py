@@ -94,3 +94,16 @@ def lstm(N, T, D, H, backward=False, input_gradient=True):
         shapes += ([(N, 4 * H, H)] * T + [(H, T * N, 4 * H)]
                    + [(T * N, 4 * H, D)] * input_gradient + [(D, T * N, 4 * H)])
     return shapes
+
+
+def attention(N, T, Q, A, L, C, backward=False):
+    """nnscratch/layers/attention.py for N items of T queries (Q-d) over L regions
+    (C-d) whose keys (A-d) are given: the queries' projection (T·N, Q) @ (Q, A), then
+    per item the scores (T, A) @ (A, L) and the context (T, L) @ (L, C); backward:
+    the projection's two products, and per item ∂scores/∂query (T, L) @ (L, A),
+    ∂scores/∂keys (A, T) @ (T, L) and ∂context/∂α (T, C) @ (C, L) (the regions
+    themselves take no gradient)."""
+    shapes = linear(T * N, Q, A, backward=backward) + N * [(T, A, L), (T, L, C)]
+    if backward:
+        shapes += N * [(T, L, A), (A, T, L), (T, C, L)]
+    return shapes

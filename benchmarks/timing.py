@@ -9,7 +9,10 @@ timed in the same alternation, and ours / floor says how far ours is from
 the machine's limit. Where a row says how many items (images, say) one call
 handles, the table adds the rates, items per second of each side.
 ``Settings.quick`` runs every script on tiny shapes with one repetition, so
-that the test suite can check they still run.
+that the test suite can check they still run. ``Settings.clock`` "cpu" times
+the CPU time of the process (``time.process_time``) instead of the wall
+clock: with one thread each (``--cpu-time``), the figures that a machine busy
+with other work disturbs least.
 """
 import os
 import statistics
@@ -23,10 +26,13 @@ class Settings:
     repeat: int = 7   # timed calls of each side
     warmup: int = 2   # untimed calls first (allocations, caches, BLAS threads)
     best: bool = False  # report the fastest call of each side instead of the median
+    clock: str = "wall"  # "wall" (time.perf_counter) or "cpu" (time.process_time)
 
     @classmethod
-    def make(cls, quick, best=False):
-        return cls(quick=True, repeat=1, warmup=0, best=best) if quick else cls(best=best)
+    def make(cls, quick, best=False, clock="wall"):
+        if quick:
+            return cls(quick=True, repeat=1, warmup=0, best=best, clock=clock)
+        return cls(best=best, clock=clock)
 
 
 @dataclass
@@ -67,16 +73,18 @@ class Row:
 def medians(calls, settings):
     """Median seconds of each call without arguments, timed in turn (round robin);
     the fastest call of each with ``settings.best`` (on a machine busy with other
-    work, the call that other work disturbed least)."""
+    work, the call that other work disturbed least); CPU seconds with
+    ``settings.clock`` "cpu"."""
+    clock = time.process_time if settings.clock == "cpu" else time.perf_counter
     for _ in range(settings.warmup):
         for fn in calls:
             fn()
     times = [[] for _ in calls]
     for _ in range(settings.repeat):
         for fn, bucket in zip(calls, times):
-            start = time.perf_counter()
+            start = clock()
             fn()
-            bucket.append(time.perf_counter() - start)
+            bucket.append(clock() - start)
     statistic = min if settings.best else statistics.median
     return [statistic(bucket) for bucket in times]
 

@@ -4,11 +4,16 @@ do not depend on the weights' values; decoding's do, and benchmarks/decode.py
 copies ours in).
 
     vgg16()                  caption/cnn/vgg16.py: configuration D, 224×224 input
-    squeezenet()             caption/cnn/squeezenet.py: v1.1, Caffe's ceil-mode pooling
+    squeezenet()             caption/cnn/squeezenet.py: v1.1, Caffe's ceil-mode pooling;
+                             ``holding(twin, net)`` copies our weights in, ``fire_maps(twin)``
+                             is its conv1-to-fire9 part (caption.cnn.extract's vectors and regions)
     Captioner(V, ...)        caption/models/captioner.py with caption/models/small_cnn.py as its
                              encoder, condition "every", an LSTM, masked cross-entropy
     FeatureCaptioner(V, K)   the same on precomputed features, with ``greedy`` and
-                             ``beam_search`` decoding it as caption/models/decoding.py does
+                             ``beam_search`` decoding it as caption/models/decoding.py does;
+                             with ``attention``, its loss also reads a pretrained CNN's
+                             regions as ours does with caption/models/precomputed.py
+                             (attention_query "words"; decoding stays without attention)
 """
 import torch
 from torch import nn
@@ -57,6 +62,27 @@ def squeezenet():
     return nn.Sequential(*layers).eval()
 
 
+def holding(twin, net):
+    """``twin`` (a torch module) with copies of our ``net``'s parameters: both list them
+    in the same order (conv1, fire2..fire9's squeeze, expand 1×1, expand 3×3, conv10),
+    in the same layout (F, C, KH, KW) for convolutions."""
+    ours = list(net.named_parameters())
+    theirs = list(twin.parameters())
+    if len(ours) != len(theirs):
+        raise ValueError(f"holding: {len(ours)} parameters against {len(theirs)}")
+    with torch.no_grad():
+        for (name, p), t in zip(ours, theirs):
+            if tuple(p.shape) != tuple(t.shape):
+                raise ValueError(f"holding: {name} is {p.shape}, the twin's {tuple(t.shape)}")
+            t.copy_(torch.from_numpy(p.data))
+    return twin
+
+
+def fire_maps(twin):
+    """``squeezenet()``'s layers from conv1 to fire9: (N, 3, 227, 227) -> (N, 512, 14, 14)."""
+    return twin[:-5]   # without dropout, conv10, its ReLU, the average and the flattening
+
+
 def small_cnn(image_size=64, widths=(16, 32, 32), feature_size=256):
     layers, channels = [], 3
     for width in widths:
@@ -99,15 +125,29 @@ class FeatureCaptioner(nn.Module):
     The loss runs the sentences as ours does (``Captioner.loss`` with ``buckets``):
     sorted by length, cut into ``buckets`` groups, each group only as far as its
     own longest sentence.
+
+    With ``attention`` (A > 0), the loss also takes the images' regions (N, L, C),
+    divided by ``region_scale`` (caption/models/precomputed.py), and reads them
+    as ours does with attention_query "words" (nnscratch/layers/attention.py,
+    centred): keys r_l W_k once an image, the query [x_t ; x_{t-1}] W_q,
+    α_t = softmax_l of their products, c_t = Σ_l α_tl r_l − r̄, and the next word
+    read out of [dropout(h_t) ; c_t].
     """
 
-    def __init__(self, vocab_size, feature_size, embed_size=64, hidden_size=256, dropout=0.0):
+    def __init__(self, vocab_size, feature_size, embed_size=64, hidden_size=256, dropout=0.0,
+                 attention=0, region_size=512, region_scale=1.0):
         super().__init__()
         self.dropout = nn.Dropout(dropout)   # on the features and on h, as ours
         self.image_projection = nn.Linear(feature_size, embed_size)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.lstm = nn.LSTM(2 * embed_size, hidden_size, batch_first=True)
-        self.output = nn.Linear(hidden_size, vocab_size)
+        read_out = hidden_size
+        if attention:
+            self.query = nn.Linear(2 * embed_size, attention, bias=False)
+            self.key = nn.Linear(region_size, attention, bias=False)
+            self.region_scale = region_scale
+            read_out += region_size
+        self.output = nn.Linear(read_out, vocab_size)
 
     def encode(self, features):
         """Features (N, K) -> v (N, E)."""
@@ -120,16 +160,30 @@ class FeatureCaptioner(nn.Module):
         h, state = self.lstm(x, state)
         return torch.log_softmax(self.output(self.dropout(h[:, 0])), dim=1), state
 
-    def loss(self, features, ids, mask, image_of_row, buckets):
+    def attend(self, words, regions, keys):
+        """words (B, T, E), the regions (B, L, C) and keys (B, L, A) of each row's image
+        -> context (B, T, C)."""
+        before = torch.cat([torch.zeros_like(words[:, :1]), words[:, :-1]], dim=1)
+        scores = self.query(torch.cat([words, before], dim=2)) @ keys.transpose(1, 2)
+        return torch.softmax(scores, dim=2) @ regions - regions.mean(dim=1, keepdim=True)
+
+    def loss(self, features, ids, mask, image_of_row, buckets, regions=None):
         v = self.encode(features)                                       # (N, E)
+        if regions is not None:
+            regions = regions * (1.0 / self.region_scale)               # (N, L, C)
+            keys = self.key(regions)                                    # once an image
         lengths = mask.sum(dim=1)
         order = torch.sort(lengths, descending=True, stable=True).indices
         total = 0.0
         for rows in torch.tensor_split(order, buckets):
             T = int(lengths[rows].max())
+            image = image_of_row[rows]
             words = self.embedding(ids[rows, :T - 1])                  # (B, T - 1, E)
-            x = torch.cat([words, v[image_of_row[rows], None].expand_as(words)], dim=2)
-            logits = self.output(self.dropout(self.lstm(x)[0]))
+            x = torch.cat([words, v[image, None].expand_as(words)], dim=2)
+            h = self.dropout(self.lstm(x)[0])
+            if regions is not None:
+                h = torch.cat([h, self.attend(words, regions[image], keys[image])], dim=2)
+            logits = self.output(h)
             nll = nn.functional.cross_entropy(logits.flatten(0, 1), ids[rows, 1:T].flatten(),
                                               reduction="none")
             total = total + (nll * mask[rows, 1:T].flatten()).sum()

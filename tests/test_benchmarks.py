@@ -111,3 +111,72 @@ def test_the_pytorch_twin_decodes_our_sentences():
         for ours, theirs, their_scores in zip(hyps, words.tolist(), scores):
             assert [h.ids for h in ours] == [decode.sentence(w) for w in theirs]
             np.testing.assert_allclose([h.score for h in ours], their_scores, rtol=1e-5)
+
+
+def test_the_pytorch_twin_with_attention_has_our_loss_and_gradients():
+    torch = pytest.importorskip("torch")
+    from benchmarks import decode, flickr8k
+    from caption.models.captioner import Captioner
+    from caption.models.precomputed import PrecomputedRegions
+    from nnscratch import Tensor
+
+    rng = np.random.default_rng(3)
+    model = Captioner(30, 12, embed_size=8, hidden_size=16, encoder=PrecomputedRegions(12, 6, 2.5),
+                      attention=5, attention_query="words", rng=rng)
+    model.attention.query.W.data[...] = rng.standard_normal((16, 5))  # x_{t-1} counts too
+    twin = decode.twin_of(model)
+    vectors, ids, mask, image_of_row = flickr8k.batch(3, 5, 30, seed=4, features=12)
+    regions = np.abs(rng.standard_normal((3, 7, 6), dtype=np.float32))
+    ours = model.loss((Tensor(vectors), Tensor(regions)), ids, mask, image_of_row, buckets=2)
+    ours.backward()
+    theirs = twin.loss(*(torch.from_numpy(a) for a in (vectors, ids, mask.astype(np.float32),
+                                                        image_of_row)), 2, torch.from_numpy(regions))
+    theirs.backward()
+    np.testing.assert_allclose(float(ours.data), theirs.item(), rtol=1e-5)
+    for mine, its in ((model.attention.query.W, twin.query.weight),
+                      (model.attention.key.W, twin.key.weight),
+                      (model.output.W, twin.output.weight)):
+        np.testing.assert_allclose(mine.grad, its.grad.numpy().T, rtol=1e-4, atol=1e-6)
+
+
+def test_the_pytorch_squeezenet_holds_our_weights():
+    torch = pytest.importorskip("torch")
+    from benchmarks import torch_models
+    from caption.cnn import build
+    from nnscratch import no_grad
+
+    net = build("squeezenet", weights=False, rng=np.random.default_rng(5))
+    twin = torch_models.holding(torch_models.squeezenet(), net)
+    x = np.random.default_rng(6).standard_normal((1, 3, 227, 227), dtype=np.float32)
+    with no_grad():
+        ours = net.fire_maps(x).data
+    with torch.no_grad():
+        theirs = torch_models.fire_maps(twin)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(ours).max())
+
+
+def test_extraction_without_flickr8k_generates_jpegs_of_its_size(tmp_path):
+    from benchmarks import extract
+    from PIL import Image
+
+    paths, source = extract.jpegs(3, tmp_path, shared=tmp_path / "absent")
+    assert len(paths) == 3 and "generated" in source
+    for path in paths:
+        with Image.open(path) as image:
+            assert image.format == "JPEG" and image.size == (extract.SIDE, extract.SIDE)
+
+
+def test_cpu_time_flag_times_one_thread_each(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "cpu.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "linear", "--quick", "--cpu-time",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["settings"]["clock"] == "cpu" and results["blas_threads"] == 1
+    assert results["machine"]["torch_threads"] == 1
+    assert "- clock: CPU time of the process" in done.stdout
+    refused = subprocess.run([sys.executable, "-m", "benchmarks", "--cpu-time", "--threads", "2"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--cpu-time runs one thread each" in refused.stderr

@@ -28,7 +28,12 @@ GRADCHECK_CASES = {
     "neg": [(F.neg, [randn(3, 2)])],
     "matmul": [(F.matmul, [randn(3, 4), randn(4, 2)]), (F.matmul, [randn(2, 3, 4), randn(4, 5)])],
     "getitem": [(lambda a: a[1:, ::2], [randn(3, 4)]),
-                (lambda a: a[np.array([0, 2, 0])], [randn(3, 4)])],  # a repeated row adds up
+                (lambda a: a[np.array([0, 2, 0])], [randn(3, 4)]),  # a repeated row adds up
+                (lambda a: a[np.array([[2, 0], [-1, 2]])], [randn(3, 2, 2)]),  # rows of a 3-d
+                (lambda a: a[1, None, ..., ::-1], [randn(3, 2, 4)]),
+                (lambda a: a[np.int64(2)], [randn(3, 4)]),
+                (lambda a: a[:, np.array([1, 1, 0])], [randn(2, 3, 2)]),
+                (lambda a: a[np.arange(12).reshape(3, 4) % 3 == 1], [randn(3, 4)])],
     "reshape": [(lambda a: F.reshape(a, (4, -1)), [randn(2, 3, 2)])],
     "transpose": [(lambda a: F.transpose(a, (2, 0, 1)), [randn(2, 3, 4)]), (F.transpose, [randn(2, 3)])],
     "concat": [(lambda a, b: F.concat([a, b], axis=1), [randn(2, 3), randn(2, 1)])],

@@ -1,6 +1,8 @@
 """Ops that move, select or add up elements without other arithmetic:
 reshape, transpose, indexing, concatenation and sums. Their backward passes
 put each gradient element back where its forward element came from."""
+import numpy as np
+
 from ..backend import get_array_module
 from ..core import Function
 
@@ -43,7 +45,15 @@ class Transpose(Function):
 
 
 class GetItem(Function):
-    """y = x[index]; the gradient is scattered back, repeated indices adding up."""
+    """y = x[index]; the gradient is scattered back, repeated indices adding up.
+
+    Three ways back, by the index: basic (integers, slices, None, ...), which
+    picks each element at most once, is a plain assignment; an integer array,
+    which picks whole rows of x (repeats allowed: the five sentences of an
+    image), is ``add.at`` on one flat index per element, NumPy's fast 1-d
+    path (as nnscratch/functions/embedding.py does: 2.0 against 13 ms for 25
+    rows of (196, 128)); any other, ``add.at`` itself.
+    """
 
     def __init__(self, index):
         self.index = index
@@ -55,8 +65,25 @@ class GetItem(Function):
     def backward(self, gy):
         xp = get_array_module(gy)
         gx = xp.zeros(self.input_shape, self.dtype)
-        xp.add.at(gx, self.index, gy)
+        if _basic(self.index):
+            gx[self.index] = gy
+        elif getattr(self.index, "dtype", None) is not None and self.index.dtype.kind in "iu":
+            N, row = self.input_shape[0], gx[0].size if gx.ndim > 1 else 1
+            rows = xp.asarray(self.index).reshape(-1, 1) % N   # negative rows count from the end
+            cells = (rows * row + xp.arange(row)).reshape(-1)
+            xp.add.at(gx.reshape(-1), cells, gy.reshape(-1))
+        else:
+            xp.add.at(gx, self.index, gy)
         return gx
+
+
+def _basic(index):
+    """Whether ``index`` is NumPy basic indexing (integers, slices, None, ...; no arrays,
+    no lists, no booleans): it picks every element at most once."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(part is None or part is Ellipsis
+               or (isinstance(part, (slice, int, np.integer)) and not isinstance(part, bool))
+               for part in parts)
 
 
 class Concat(Function):
