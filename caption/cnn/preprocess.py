@@ -139,14 +139,17 @@ def resize_and_crop(image, size):
 
 
 def image_to_array(image, spec):
-    """An RGB image -> the (3, S, S) float32 array the net expects."""
-    pixels = np.asarray(resize_and_crop(image, spec.input_size), dtype=np.float32)
-    if spec.channel_order == "BGR":
-        pixels = pixels[:, :, ::-1]
-    mean = np.asarray(spec.mean, np.float32)
-    std = np.asarray(spec.std, np.float32)
-    x = (pixels * np.float32(spec.scale) - mean) / std
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    """An RGB image -> the (3, S, S) float32 array the net expects: each channel written
+    once from the uint8 pixels into its plane, then shifted and scaled in place (one
+    pass fewer for each of the conversion, the transposition and the reordering)."""
+    pixels = np.asarray(resize_and_crop(image, spec.input_size))          # (S, S, 3) uint8
+    order = (2, 1, 0) if spec.channel_order == "BGR" else (0, 1, 2)
+    x = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
+    for c, channel in enumerate(order):
+        np.multiply(pixels[:, :, channel], np.float32(spec.scale), out=x[c], dtype=np.float32)
+        x[c] -= np.float32(spec.mean[c])
+        x[c] /= np.float32(spec.std[c])
+    return x
 
 
 def preprocess(images, spec):
