@@ -32,7 +32,9 @@ from .training.config import RULES, ConfigError, check_value
 
 def parser():
     p = argparse.ArgumentParser(prog="python -m caption.describe",
-                                description="Describe images with a trained caption generator.")
+                                description="Describe images with a trained caption generator: "
+                                            "by default the shipped Flickr8k captioner, for "
+                                            "any photo (JPEG, PNG, any size).")
     p.add_argument("images", nargs="+", metavar="IMG", type=user_path, help="image files")
     p.add_argument("--run", type=find_run, default=find_run(DEFAULT_CAPTIONER),
                    help=f"run folder written by python -m caption.train or caption.export, or a "

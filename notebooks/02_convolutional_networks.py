@@ -140,7 +140,7 @@ print("gradcheck: conv2d's backward matches central differences")
 # %%
 from caption.cnn import build, preprocess   # noqa: E402
 
-net = build("squeezenet")                   # converts weights/squeezenet.h5 the first time
+net = build("squeezenet")                   # converts $NNSCRATCH_CACHE/weights/squeezenet.h5 once
 filters = net.conv1.W.data                  # (64, 3, 3, 3), BGR
 print(f"conv1: {filters.shape}, stride 2; the network has "
       f"{sum(p.data.size for p in net.parameters()):,} parameters")
