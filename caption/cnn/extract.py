@@ -158,7 +158,8 @@ def merge(shards, out, dataset=None):
     arrays, imgids, maps = [], [], []
     cnns = {nnscratch.io.load_metadata(path).get("cnn") for path in shards}
     if len(cnns) > 1:
-        raise FeaturesError(f"merge: the shards were made by different CNNs ({sorted(map(str, cnns))})")
+        raise FeaturesError(f"merge: the shards were made by different CNNs "
+                            f"({sorted(map(str, cnns))})")
     for path in shards:
         array, ids, regions = read_shard(path, expected_dim=arrays[0].shape[1] if arrays else None)
         if maps and _layout(regions) != _layout(maps[0]):

@@ -144,7 +144,7 @@ def load_features(path, dataset, expected_dim=None, regions=False, cnn=None):
                                 f"python -m caption.features, or train with --attention 0")
         array = _read_mat(path, dataset, expected_dim).T
         imgids = np.asarray([image.imgid for image in dataset.images], dtype=np.int64)
-        return Features(path, _finite_float32(path, array, imgids), imgids)
+        return Features(path, _finite(path, array, imgids, np.float32, "feature rows"), imgids)
     rows, dim = _feature_shape(path, regions)
     _check_count(path, rows, dataset, f"{rows} feature rows")
     _check_dim(path, dim, expected_dim)
@@ -157,9 +157,9 @@ def load_features(path, dataset, expected_dim=None, regions=False, cnn=None):
     _check_imgids(path, imgids, dataset)
     found = state.get("regions")
     if found is not None:
-        found = _finite_float16(path, found, imgids)
-    return Features(path, _finite_float32(path, array, imgids), imgids, found,
-                    made_by if isinstance(made_by, str) else None)
+        found = _finite(path, found, imgids, np.float16, "images' regions")
+    array = _finite(path, array, imgids, np.float32, "feature rows")
+    return Features(path, array, imgids, found, made_by if isinstance(made_by, str) else None)
 
 
 def read_shard(path, expected_dim=None):
@@ -173,8 +173,8 @@ def read_shard(path, expected_dim=None):
     state = nnscratch.io.load(path)
     array, imgids, regions = state["features"], state["imgid"], state.get("regions")
     if regions is not None:
-        regions = _finite_float16(path, regions, imgids)
-    return _finite_float32(path, array, imgids), imgids, regions
+        regions = _finite(path, regions, imgids, np.float16, "images' regions")
+    return _finite(path, array, imgids, np.float32, "feature rows"), imgids, regions
 
 
 def check_partial(path, imgids, dim, region_shape=None):
@@ -293,28 +293,17 @@ def _check_dim(path, dim, expected_dim):
                             f"--cnn?)")
 
 
-def _finite_float32(path, array, imgids):
-    """``array`` (N, D) as float32, every row finite: a NaN or inf (or a float64
-    beyond float32's range) would poison training."""
+def _finite(path, array, imgids, dtype, what):
+    """``array`` (N, ...) as ``dtype``, every image's values finite: a NaN or inf (or a
+    value beyond ``dtype``'s range) would poison training. ``what`` names an image's
+    values in the message: "feature rows", "images' regions"."""
     with np.errstate(over="ignore"):   # what overflows becomes inf, refused below
-        array = np.asarray(array, dtype=np.float32)
-    bad = ~np.isfinite(array).all(axis=1)
+        array = np.asarray(array, dtype=dtype)
+    bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
     if bad.any():
-        raise FeaturesError(f"{path}: {int(bad.sum())} of {len(bad)} feature rows hold "
-                            f"NaN or inf, the first for imgid {int(imgids[np.argmax(bad)])}")
+        raise FeaturesError(f"{path}: {int(bad.sum())} of {len(bad)} {what} hold NaN or inf, "
+                            f"the first for imgid {int(imgids[np.argmax(bad)])}")
     return array
-
-
-def _finite_float16(path, regions, imgids):
-    """``regions`` (N, L, C) as float16, every image's regions finite."""
-    with np.errstate(over="ignore"):
-        regions = np.asarray(regions, dtype=np.float16)
-    bad = ~np.isfinite(regions.reshape(len(regions), -1)).all(axis=1)
-    if bad.any():
-        raise FeaturesError(f"{path}: the regions of {int(bad.sum())} of {len(bad)} images "
-                            f"hold NaN or inf (or exceed float16), the first for imgid "
-                            f"{int(imgids[np.argmax(bad)])}")
-    return regions
 
 
 def _check_imgids(path, imgids, dataset):
