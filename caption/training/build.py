@@ -83,7 +83,8 @@ def build_task(config, vocab=None, splits=SPLITS, progress=True):
     first = inputs[splits[0]]
     if isinstance(first, RegionFeatures):
         config["region_size"] = int(first.regions.shape[2])
-        config.setdefault("region_scale", region_scale(first.regions))
+        if "region_scale" not in config:   # a new run: from its train split, once
+            config["region_scale"] = region_scale(first.regions)
     rng = np.random.default_rng(config["seed"])
     model = device.place(build_model(config, vocab, rng))
     return TASKS[config["task"]](config, dataset, vocab, inputs, model, rng, device.move)
