@@ -132,8 +132,11 @@ class Ranker(Module):
 
     def forward(self, features, words, mask):
         """S_kl = v_kᵀ s_l (eq. 3.6): image k against sentence l, (N, N)."""
-        v = self.encode_images(features)
-        s = self.encode_sentences(words, mask)
+        return self.score_matrix(self.encode_images(features), self.encode_sentences(words, mask))
+
+    @staticmethod
+    def score_matrix(v, s):
+        """Encoded images v (N, E) and sentences s (M, E) -> S = v sᵀ (N, M), eq. 3.6."""
         return F.matmul(v, F.transpose(s))
 
     def loss(self, features, words, mask):

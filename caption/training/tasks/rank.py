@@ -120,7 +120,7 @@ class RankTask:
                       enumerate(every)], axis=0)
         S = F.concat([s if k == mine else Tensor(self.to_device(b)) for k, (_, b) in
                       enumerate(every)], axis=0)
-        loss = F.ranking_loss(F.matmul(V, F.transpose(S)), self.model.margin)
+        loss = F.ranking_loss(self.model.score_matrix(V, S), self.model.margin)
         return (loss if len(rows) else None), float(loss.item()) / self.group.size
 
     def embed_split(self, split):
