@@ -62,21 +62,22 @@ def _cpu_counters():
 
 
 def idle_cores(interval=0.2):
-    """How many of this process's cores were idle over ``interval`` seconds (a float),
-    from /proc/stat's counters (Linux); None where they cannot be read.
+    """How many of this process's cores other processes left idle over ``interval``
+    seconds (a float), from /proc/stat's counters (Linux); None where they cannot be read.
 
-    Called while this process waits, so the busy time measured is other processes'.
+    This process waits meanwhile; what its own threads spend is counted as idle (just
+    after NumPy starts, OpenBLAS's threads spin for a while: 0.3 of a core over 0.2 s).
     """
-    before = _cpu_counters()
+    before, own = _cpu_counters(), time.process_time()
     time.sleep(interval)
-    after = _cpu_counters()
+    after, own = _cpu_counters(), time.process_time() - own
     if before is None or after is None:
         return None
     idle = 0.0
     for name, (total, idle_ticks) in after.items():
         spent = total - before[name][0]
         idle += (idle_ticks - before[name][1]) / spent if spent > 0 else 1.0
-    return idle
+    return min(float(len(after)), idle + own / interval)
 
 
 def choose_threads(requested=None):

@@ -3,6 +3,7 @@ the idle cores, measured; what --threads asks; and the limit set and lifted."""
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -64,6 +65,19 @@ def test_idle_cores_sees_a_busy_process():
     finally:
         busy.kill()
         busy.wait()
+
+
+@linux
+def test_idle_cores_does_not_count_this_process_own_threads():
+    stop = threading.Event()
+    spinner = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])
+    spinner.start()
+    try:
+        time.sleep(0.1)
+        assert idle_cores(0.5) >= len(os.sched_getaffinity(0)) - 0.3
+    finally:
+        stop.set()
+        spinner.join()
 
 
 @pytest.mark.parametrize("count", ["0", str(2**64)])
