@@ -91,8 +91,8 @@ def blas(threads):
     if threads is None:
         yield blas_threads()
         return
-    count = choose_threads()[0] if threads == "auto" else int(threads)
-    with use_threads(count):
+    count, shared, _ = choose_threads() if threads == "auto" else (int(threads), False, "")
+    with use_threads(count, shared):
         yield count
 
 

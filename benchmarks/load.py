@@ -19,9 +19,10 @@ thread.)
 Then the mid-run case (issue 24, benchmarks/midrun.py): a Flickr8k-scale training
 step alone, then with one and then two CPU-bound processes started mid-run, on the
 threads chosen once at the start (as before issue 24) and on threads that follow the
-load (``LoadFollower``, what ``caption.train`` does now); each phase's median step
-against the same run's steps alone, and the idle steps of the follower against
-those of the fixed threads.
+load (``LoadFollower``, what ``caption.train`` does now: one thread per idle core, and
+the products shared in chunks when no core is idle); each phase's median step
+against the same run's steps alone; and, in runs with no busy process taking turns,
+the steps of the follower against those of the fixed threads.
 """
 import contextlib
 import json
@@ -37,6 +38,7 @@ import numpy as np
 from .timing import Row, Settings, markdown_table
 
 MIDRUN_PHASE = 10.0  # seconds of each phase of the mid-run case (2 with --quick)
+IDLE_ROUNDS, IDLE_PHASE = 3, 3.0  # the idle case: runs of each policy in turn, 3 phases each
 
 BUSY_LOOP = "while True: pass"
 STEP = "captioner"  # the subject measured under load
@@ -92,16 +94,26 @@ def midrun_rows(settings):
                           ("follow", "threads following the load")):
         times, record = measure(policy, 2.0 if settings.quick else MIDRUN_PHASE, settings.quick)
         medians[policy] = {phase: 1e3 * float(np.median(times[phase])) for phase in PHASES}
-        changes = ", ".join(f"{t:.0f} s: {n}" for t, n in record["changes"]) or "none"
+        changes = ", ".join(f"{t:.0f} s: {n}{' shared' * shared}"
+                            for t, n, shared in record["changes"]) or "none"
         for phase in PHASES[1:]:
             rows.append(Row("load", f"mid-run, {phase}, {words} ({record['threads_at_start']} "
                                     f"at start; changes {changes}; {len(times[phase])} steps)",
                             medians[policy][phase], medians[policy]["alone"],
                             target=2.0 if (policy, phase) == ("follow", PHASES[2]) else None,
                             reference="alone"))
-    rows.append(Row("load", "mid-run, alone, threads following the load, against fixed",
-                    medians["follow"]["alone"], medians["start"]["alone"], target=1.05,
-                    reference="fixed"))
+    # Idle, the cost of following: runs with no busy process, the two policies in turn
+    # (one run after the other of each differed by up to 8% on an idle machine).
+    alone = {"start": [], "follow": []}
+    for _ in range(IDLE_ROUNDS):
+        for policy in alone:
+            times, _ = measure(policy, 1.0 if settings.quick else IDLE_PHASE, settings.quick,
+                               busy=False)
+            alone[policy] += [seconds for phase in PHASES for seconds in times[phase]]
+    rows.append(Row("load", f"idle, threads following the load, against fixed ({IDLE_ROUNDS} "
+                            f"runs each in turn, {len(alone['follow'])} steps)",
+                    1e3 * float(np.median(alone["follow"])),
+                    1e3 * float(np.median(alone["start"])), target=1.05, reference="fixed"))
     return rows
 
 

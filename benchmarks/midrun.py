@@ -52,10 +52,10 @@ def child(policy, seconds, out, quick, threads=None):
     ``threads``: start on that number instead of the idle cores (with ``start``, the number
     stays: what --threads N does)."""
     most = blas_threads()
-    threads = threads or choose_threads()[0]
+    threads, shared, _ = (threads, False, "") if threads else choose_threads()
     step = training_steps(quick)
-    with use_threads(threads):
-        follow = LoadFollower(most) if policy == "follow" else (lambda: threads)
+    with use_threads(threads, shared):
+        follow = LoadFollower(most) if policy == "follow" else (lambda: (threads, False))
         for _ in range(2):
             step()
         print("ready", flush=True)
@@ -70,9 +70,10 @@ def child(policy, seconds, out, quick, threads=None):
                                "changes": getattr(follow, "changes", [])}))
 
 
-def measure(policy, phase, quick=False, threads=None):
+def measure(policy, phase, quick=False, threads=None, busy=True):
     """{phase: [step seconds]} and the child's record, for ``policy`` with phases of
-    ``phase`` seconds each (``threads``: the number to start on, as in ``child``)."""
+    ``phase`` seconds each (``threads``: the number to start on, as in ``child``);
+    ``busy=False`` starts no busy process (every phase is then alone)."""
     import tempfile
 
     from .load import BUSY_LOOP
@@ -83,17 +84,18 @@ def measure(policy, phase, quick=False, threads=None):
         command += ["--threads", str(threads)] if threads else []
         runner = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1],
                                   stdout=subprocess.PIPE, text=True)
-        busy = []
+        started = []
         try:
             assert runner.stdout.readline().strip() == "ready"
             bounds = [time.monotonic() + phase * k for k in (1, 2)]
             for bound in bounds:
                 time.sleep(max(0.0, bound - time.monotonic()))
-                busy.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP]))
+                if busy:
+                    started.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP]))
             if runner.wait() != 0:
                 raise RuntimeError(f"{' '.join(command)} failed")
         finally:
-            for process in busy:
+            for process in started:
                 process.kill()
                 process.wait()
             runner.kill()

@@ -1,4 +1,4 @@
-"""How many threads the NumPy path's matrix products (BLAS) use.
+"""How many threads the NumPy path's matrix products (BLAS) use, and how.
 
 A BLAS such as OpenBLAS splits each product among its threads and waits at
 the end of it for the slowest one. On a machine where another process holds
@@ -8,16 +8,23 @@ process, the captioner's training step on two threads took 1.8 times
 PyTorch's, and on one thread 0.9 times (benchmarks/RESULTS.md, issue 16).
 So the commands use as many threads as there are idle cores when they
 start, measured (``choose_threads``), never more than the BLAS would use by
-itself (OPENBLAS_NUM_THREADS and the like still set the most).
+itself (OPENBLAS_NUM_THREADS and the like still set the most). When no core
+at all is idle, one thread would get only its share of one core; the
+products are then shared instead among that most of threads, each taking
+small chunks on a one-thread BLAS (nnscratch/products.py), so that no thread
+waits for one that lost its core (``threads_for`` says which).
 
 The load changes during a long run: ``LoadFollower``, called between training
-steps, measures again every second or so, without waiting (the machine's busy
-time since the last check, less this process's own), and sets the number
-again. On 2 cores, a Flickr8k-scale training step that started alone on two
-threads (132-146 ms) took 29 times as long once two CPU-bound processes started
-mid-run if it kept its two threads, and 2.0-2.1 times following the load, which
-took it to one thread 0.7 s after the first busy process started
-(benchmarks/RESULTS.md, issue 24; ``python -m benchmarks load`` measures it).
+steps, measures again every second or so, without waiting, and sets the
+threads again. It counts what other processes ask of the cores, not only what
+they get: their busy time (/proc/stat, less this process's own) divided by the
+share of a core this process's threads got while they wanted one (their time
+running against their time waiting for a core, /proc/self/task/*/schedstat).
+On 2 cores, a Flickr8k-scale training step that started alone on two threads
+took 29 times as long once two CPU-bound processes started mid-run if it kept
+its two threads, 2.1-2.7 times on one thread, and about 1.7 times with the
+products shared (benchmarks/RESULTS.md, issue 24; ``python -m benchmarks
+load`` measures it).
 
 The thread count changes the order of the sums inside a product, and so the
 last bits of a result: a run repeats itself bit for bit when it runs on the
@@ -32,6 +39,8 @@ import os
 import time
 
 from threadpoolctl import threadpool_info, threadpool_limits
+
+from . import products
 
 # Another process's use of the cores below this counts as idle (a shell, an editor);
 # above it, two BLAS threads already lose to one.
@@ -80,69 +89,123 @@ def idle_cores(interval=0.2):
     return min(float(len(after)), idle + own / interval)
 
 
+def _own_run_and_wait():
+    """{thread id: (ns running, ns waiting for a core)} of this process's threads, from
+    /proc/self/task/*/schedstat (Linux); None where they cannot be read."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    found = {}
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/schedstat") as stat:
+                running, waiting = stat.read().split()[:2]
+            found[task] = (int(running), int(waiting))
+        except FileNotFoundError:
+            continue                     # the thread ended meanwhile
+        except (OSError, ValueError):
+            return None
+    return found or None
+
+
+def _share_got(before, after):
+    """The share of a core this process's threads got while they wanted one, between two
+    ``_own_run_and_wait`` samples: time running / (running + waiting); 1 when unknown."""
+    if before is None or after is None:
+        return 1.0
+    running = waiting = 0
+    for task, (run_after, wait_after) in after.items():
+        if task in before:
+            running += run_after - before[task][0]
+            waiting += wait_after - before[task][1]
+    return running / (running + waiting) if running > 0 else 1.0
+
+
+def threads_for(idle, most):
+    """(threads, shared) for ``idle`` cores that other processes leave (a float), at most
+    ``most``: the BLAS's own threads, one per idle core; and when no core is idle,
+    ``most`` threads sharing the products in chunks (nnscratch/products.py)."""
+    threads = min(most, int(idle + BUSY_TOLERANCE))
+    if threads >= 1 or most == 1:
+        return max(threads, 1), False
+    return most, True
+
+
 def choose_threads(requested=None):
-    """(threads, why): ``requested`` if given, else the idle cores, at least 1 and at
-    most what the BLAS uses by itself. ``why`` says how the number was chosen."""
+    """(threads, shared, why): ``requested`` if given (never shared), else ``threads_for``
+    the cores idle now. ``why`` says how the number was chosen."""
     most = blas_threads()
     if requested is not None:
-        return requested, "asked with --threads"
+        return requested, False, "asked with --threads"
     idle = idle_cores()
     if idle is None:
-        return most, "the BLAS's own setting (the machine's load cannot be read here)"
-    threads = max(1, min(most, int(idle + BUSY_TOLERANCE)))
+        return most, False, "the BLAS's own setting (the machine's load cannot be read here)"
+    threads, shared = threads_for(idle, most)
+    busy = f"other processes keep {len(os.sched_getaffinity(0)) - idle:.1f} of the cores busy"
+    if shared:
+        return threads, True, f"{busy}; sharing the products in chunks"
     if threads < most:
-        busy = len(os.sched_getaffinity(0)) - idle
-        return threads, (f"other processes keep {busy:.1f} of the cores busy; "
-                         f"--threads {most} to use {most} anyway")
-    return threads, "the cores are idle"
+        return threads, False, f"{busy}; --threads {most} to use {most} anyway"
+    return threads, False, "the cores are idle"
 
 
 @contextlib.contextmanager
-def use_threads(threads):
-    """Within the block, NumPy's BLAS uses ``threads`` threads."""
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
+def use_threads(threads, shared=False):
+    """Within the block, NumPy's products use ``threads`` threads: the BLAS's own, or
+    with ``shared``, as many sharing them in chunks, each on a one-thread BLAS."""
+    before = products.sharing()
+    products.share(threads if shared else 1)
+    try:
+        with threadpool_limits(limits=1 if shared else threads, user_api="blas"):
+            yield
+    finally:
+        products.share(before)
 
 
 class LoadFollower:
-    """Called between training steps, re-chooses the BLAS threads from the cores other
-    processes leave idle, at most every ``every`` seconds, up to ``most`` threads.
+    """Called between training steps, re-chooses the threads (``threads_for``) from the
+    cores other processes leave idle, at most every ``every`` seconds, up to ``most``.
 
-    It measures without waiting: over the time since the last check, the machine's
+    It measures without waiting, over the time since the last check: the machine's
     busy core-seconds (/proc/stat) less this process's own CPU time
-    (``time.process_time``, all its threads) are the other processes' load, and
-    ``cores - that load`` the cores idle for us, which gives the threads as
-    ``choose_threads`` does. A check costs about 0.1 ms; changing the number goes
-    through threadpoolctl between two steps, never inside a product. Where the load
-    cannot be read it changes nothing.
+    (``time.process_time``, all its threads) are the cores other processes got;
+    divided by the share of a core this process's threads got while they wanted one
+    (``_share_got``), the cores they want. (What they got alone would move with our
+    own threads: two processes take one core from our two threads, 4/3 from one.)
+    A check costs well under a millisecond; changing the number goes through
+    threadpoolctl between two steps, never inside a product. Where the load cannot
+    be read it changes nothing.
     """
 
     def __init__(self, most, every=1.0):
         self.most, self.every = most, every
-        self.threads = blas_threads()
-        self.changes = []          # (seconds since start, threads) of each change
+        self.setting = (blas_threads(), products.sharing() > 1)
+        self.changes = []          # (seconds since start, threads, shared) of each change
         self._start = time.monotonic()
         self._mark = self._sample()
 
     def _sample(self):
-        return time.monotonic(), time.process_time(), _cpu_counters()
+        return time.monotonic(), time.process_time(), _cpu_counters(), _own_run_and_wait()
 
     def __call__(self):
-        """Check if due; returns the threads in use."""
+        """Check if due; returns the (threads, shared) in use."""
         now = time.monotonic()
         if now - self._mark[0] < self.every:
-            return self.threads
+            return self.setting
         mark, self._mark = self._mark, self._sample()
         if mark[2] is None or self._mark[2] is None:
-            return self.threads
+            return self.setting
         ticks = os.sysconf("SC_CLK_TCK")
         busy = sum((total - idle) - (mark[2][name][0] - mark[2][name][1])
                    for name, (total, idle) in self._mark[2].items()) / ticks
         others = max(0.0, busy - (self._mark[1] - mark[1])) / (self._mark[0] - mark[0])
-        idle = len(self._mark[2]) - others
-        threads = max(1, min(self.most, int(idle + BUSY_TOLERANCE)))
-        if threads != self.threads:
-            threadpool_limits(limits=threads, user_api="blas")   # lifted by the use_threads around
-            self.threads = threads
-            self.changes.append((round(now - self._start, 2), threads))
-        return self.threads
+        wanted = others / _share_got(mark[3], self._mark[3])
+        setting = threads_for(len(self._mark[2]) - wanted, self.most)
+        if setting != self.setting:
+            threads, shared = setting     # both lifted by the use_threads around
+            threadpool_limits(limits=1 if shared else threads, user_api="blas")
+            products.share(threads if shared else 1)
+            self.setting = setting
+            self.changes.append((round(now - self._start, 2), threads, shared))
+        return self.setting

@@ -1,5 +1,6 @@
 """How many BLAS threads the commands use (nnscratch/threads.py, caption/shell/threads.py):
-the idle cores, measured; what --threads asks; and the limit set and lifted."""
+the idle cores, measured; the products shared when no core is idle; what --threads asks;
+and the limit set and lifted."""
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 import nnscratch.threads as threads
 from caption import train
+from nnscratch import products
 from nnscratch.threads import blas_threads, choose_threads, idle_cores, use_threads
 
 linux = pytest.mark.skipif(not os.path.exists("/proc/stat") or
@@ -26,13 +28,30 @@ def test_use_threads_sets_the_blas_threads_and_restores_them():
     assert blas_threads() == before
 
 
-@pytest.mark.parametrize("idle, expected", [(2.0, 2), (1.8, 2), (1.7, 1), (1.0, 1), (0.1, 1)])
-def test_choose_threads_uses_the_idle_cores_at_most_the_blas_own(monkeypatch, idle, expected):
+def test_shared_threads_take_the_blas_to_one_thread_and_give_it_back():
+    before = blas_threads(), products.sharing()
+    with use_threads(2, shared=True):
+        assert (blas_threads(), products.sharing()) == (1, 2)
+        with use_threads(1):
+            assert (blas_threads(), products.sharing()) == (1, 1)
+        assert products.sharing() == 2
+    assert (blas_threads(), products.sharing()) == before
+
+
+@pytest.mark.parametrize("idle, expected", [(2.0, (2, False)), (1.8, (2, False)),
+                                            (1.7, (1, False)), (1.0, (1, False)),
+                                            (0.7, (2, True)), (0.1, (2, True))])
+def test_choose_threads_uses_the_idle_cores_and_shares_when_none_is(monkeypatch, idle, expected):
     monkeypatch.setattr(threads, "idle_cores", lambda: idle)
     with use_threads(2):
-        chosen, why = choose_threads()
-    assert chosen == expected
-    assert ("busy" in why) == (expected < 2)
+        chosen, shared, why = choose_threads()
+    assert (chosen, shared) == expected
+    assert ("busy" in why) == (expected != (2, False))
+    assert ("sharing the products" in why) == shared
+
+
+def test_one_blas_thread_is_never_shared():
+    assert threads.threads_for(0.0, most=1) == (1, False)
 
 
 def test_choose_threads_never_goes_above_the_blas_limit(monkeypatch):
@@ -44,13 +63,13 @@ def test_choose_threads_never_goes_above_the_blas_limit(monkeypatch):
 def test_choose_threads_keeps_the_blas_setting_where_the_load_is_unknown(monkeypatch):
     monkeypatch.setattr(threads, "idle_cores", lambda: None)
     with use_threads(2):
-        assert choose_threads() == (2, "the BLAS's own setting (the machine's load "
-                                       "cannot be read here)")
+        assert choose_threads() == (2, False, "the BLAS's own setting (the machine's load "
+                                              "cannot be read here)")
 
 
 def test_asked_threads_are_used_as_asked(monkeypatch):
     monkeypatch.setattr(threads, "idle_cores", lambda: pytest.fail("measured though asked"))
-    assert choose_threads(3) == (3, "asked with --threads")
+    assert choose_threads(3) == (3, False, "asked with --threads")
 
 
 @linux
@@ -100,22 +119,34 @@ def test_train_says_so_when_busy_cores_leave_it_fewer_threads(tmp_path, monkeypa
         assert "CPU threads" not in capsys.readouterr().err
 
 
+def test_train_says_so_when_it_shares_the_products(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(threads, "idle_cores", lambda: 0.0)
+    with use_threads(2):
+        assert train.main(["--out", str(tmp_path / "busy"), "--max-steps", "1", "--quiet"]) == 0
+    assert ("CPU threads: 2 (other processes keep 2.0 of the cores busy; sharing the products "
+            "in chunks)") in capsys.readouterr().err
+
+
 class FakeMachine:
-    """Two cores whose /proc/stat counters and this process's CPU time the test advances:
-    ``run(seconds, others, ours)`` spends ``others`` and ``ours`` busy cores for ``seconds``."""
+    """Two cores whose /proc/stat counters and this process's CPU time and waits the test
+    advances: ``run(seconds, others, ours, got)`` spends ``others`` and ``ours`` busy cores
+    for ``seconds``, our threads getting a share ``got`` of a core while they want one."""
 
     def __init__(self, monkeypatch):
-        self.now, self.own, self.busy = 100.0, 0.0, 0.0
+        self.now, self.own, self.busy, self.waited = 100.0, 0.0, 0.0, 0.0
         ticks = os.sysconf("SC_CLK_TCK")
         monkeypatch.setattr(threads.time, "monotonic", lambda: self.now)
         monkeypatch.setattr(threads.time, "process_time", lambda: self.own)
         monkeypatch.setattr(threads, "_cpu_counters", lambda: {
             f"cpu{c}": (round(self.now * ticks), round((self.now - self.busy / 2) * ticks))
             for c in (0, 1)})
+        monkeypatch.setattr(threads, "_own_run_and_wait", lambda: {
+            "1": (round(self.own * 1e9), round(self.waited * 1e9))})
 
-    def run(self, seconds, others, ours):
+    def run(self, seconds, others, ours, got=1.0):
         self.now += seconds
         self.own += ours * seconds
+        self.waited += ours * seconds * (1 / got - 1)
         self.busy += (others + ours) * seconds
 
 
@@ -124,17 +155,21 @@ def test_the_load_follower_follows_busy_processes_started_and_stopped(monkeypatc
     with use_threads(2):
         follow = threads.LoadFollower(most=2, every=1.0)
         machine.run(1.5, others=0.0, ours=2.0)
-        assert follow() == 2 and blas_threads() == 2        # alone: both cores
-        machine.run(1.5, others=0.7, ours=1.3)               # a busy process starts
-        assert follow() == 1 and blas_threads() == 1
-        machine.run(0.5, others=0.0, ours=1.0)               # not due yet: no change
-        assert follow() == 1
-        machine.run(1.0, others=1.33, ours=0.67)             # two busy processes
-        assert follow() == 1
-        machine.run(1.5, others=0.1, ours=1.0)               # they stop
-        assert follow() == 2 and blas_threads() == 2
-        assert [threads for _, threads in follow.changes] == [1, 2]
-    assert blas_threads() == before                          # lifted with the block
+        assert follow() == (2, False) and blas_threads() == 2   # alone: both cores
+        machine.run(1.5, others=0.7, ours=1.3)                  # a busy process starts
+        assert follow() == (1, False) and blas_threads() == 1
+        machine.run(0.5, others=1.0, ours=1.0)                  # not due yet: no change
+        assert follow() == (1, False)
+        machine.run(1.0, others=1.33, ours=0.67, got=0.67)      # two busy processes
+        assert follow() == (2, True)
+        assert (blas_threads(), products.sharing()) == (1, 2)
+        # Sharing, our two threads take a core from them: they get one, still want two.
+        machine.run(1.0, others=1.0, ours=1.0, got=0.5)
+        assert follow() == (2, True)
+        machine.run(1.5, others=0.1, ours=1.0)                  # they stop
+        assert follow() == (2, False) and blas_threads() == 2 and products.sharing() == 1
+        assert [change[1:] for change in follow.changes] == [(1, False), (2, True), (2, False)]
+    assert (blas_threads(), products.sharing()) == (before, 1)  # lifted with the block
 
 
 def test_the_load_follower_changes_nothing_where_the_load_is_unknown(monkeypatch):
@@ -142,12 +177,13 @@ def test_the_load_follower_changes_nothing_where_the_load_is_unknown(monkeypatch
     with use_threads(2):
         follow = threads.LoadFollower(most=2, every=0.0)
         time.sleep(0.01)
-        assert follow() == 2 and blas_threads() == 2
+        assert follow() == (2, False) and blas_threads() == 2
 
 
 def test_training_follows_the_load_unless_threads_are_asked(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(threads.LoadFollower, "__call__", lambda self: calls.append(1) or 1)
+    monkeypatch.setattr(threads.LoadFollower, "__call__",
+                        lambda self: calls.append(1) or (1, False))
     monkeypatch.setattr(threads, "idle_cores", lambda: 2.0)
     assert train.main(["--out", str(tmp_path / "followed"), "--max-steps", "2", "--quiet"]) == 0
     assert len(calls) == 2                                   # after each step

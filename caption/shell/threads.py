@@ -33,8 +33,9 @@ def add_threads_flag(parser):
 @contextlib.contextmanager
 def cpu_threads(requested, device="cpu"):
     """Within the block the CPU's products use ``requested`` threads, or the idle cores
-    when it is None (said on stderr when that is fewer than the BLAS would use: the
-    machine is busy); nothing changes on a GPU.
+    when it is None (said on stderr when that is fewer than the BLAS would use, or the
+    products are shared: the machine is busy; nnscratch.threads.threads_for); nothing
+    changes on a GPU.
 
     The block receives a function to call between training steps: when the number was
     not asked, it chooses again from the cores idle now (nnscratch.threads.LoadFollower,
@@ -43,8 +44,8 @@ def cpu_threads(requested, device="cpu"):
         yield lambda: None
         return
     most = blas_threads()
-    threads, why = choose_threads(requested)
-    if requested is None and threads < most:
+    threads, shared, why = choose_threads(requested)
+    if requested is None and (threads < most or shared):
         print(f"CPU threads: {threads} ({why})", file=sys.stderr, flush=True)
-    with use_threads(threads):
-        yield LoadFollower(most) if requested is None else (lambda: threads)
+    with use_threads(threads, shared):
+        yield LoadFollower(most) if requested is None else (lambda: (threads, False))

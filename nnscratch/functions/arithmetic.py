@@ -4,6 +4,7 @@ When an operand was broadcast in the forward pass (a bias of shape (M,) added
 to (N, M)), its gradient is the upstream gradient summed over the broadcast
 axes: ``sum_to`` undoes the broadcast.
 """
+from .. import products
 from ..backend import get_array_module
 from ..core import Function, as_tensor
 
@@ -82,15 +83,15 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not chain "
                              "(need (..., N, K) @ (..., K, M))")
         self.a, self.b = a, b
-        return a @ b
+        return products.matmul(a, b)
 
     def backward(self, gy):
         xp = get_array_module(gy)
         ga = gb = None
         if self.needs_grad[0]:
-            ga = sum_to(gy @ xp.swapaxes(self.b, -1, -2), self.a.shape)
+            ga = sum_to(products.matmul(gy, xp.swapaxes(self.b, -1, -2)), self.a.shape)
         if self.needs_grad[1]:
-            gb = sum_to(xp.swapaxes(self.a, -1, -2) @ gy, self.b.shape)
+            gb = sum_to(products.matmul(xp.swapaxes(self.a, -1, -2), gy), self.b.shape)
         return ga, gb
 
 

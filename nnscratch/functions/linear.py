@@ -3,11 +3,12 @@
 Shapes: N batch, D input features, M output features.
 """
 from ..core import Function
+from ..products import matmul
 
 
 def affine(x, W, b=None):
     """x W + b (x W when b is None) as a new array, b added to the product in place."""
-    y = x @ W
+    y = matmul(x, W)
     if b is None:
         return y
     if b.dtype != y.dtype:  # let NumPy promote, as x W + b does
@@ -33,8 +34,8 @@ class Linear(Function):
         return affine(x, W, b)
 
     def backward(self, gy):
-        gx = gy @ self.W.T if self.needs_grad[0] else None
-        gW = self.x.T @ gy if self.needs_grad[1] else None
+        gx = matmul(gy, self.W.T) if self.needs_grad[0] else None
+        gW = matmul(self.x.T, gy) if self.needs_grad[1] else None
         if len(self.needs_grad) == 2:
             return gx, gW
         return gx, gW, gy.sum(axis=0)

@@ -23,6 +23,7 @@ Initial states h0 (and c0) may be None: zeros, as h_0 = 0 in eq. 3.5.
 from .. import kernels
 from ..backend import get_array_module
 from ..core import Function, as_tensor
+from ..products import matmul
 from .linear import affine
 
 ACTIVATIONS = ("tanh", "relu")
@@ -37,7 +38,7 @@ def input_projection(x, Wx, b):
 
 def input_projection_backward(g_proj, x, Wx):
     """The gradients of x Wx + b given G = ∂L/∂(x Wx + b): (G Wxᵀ, xᵀ G, Σ_m G_m)."""
-    return g_proj @ Wx.T, x.T @ g_proj, g_proj.sum(axis=0)
+    return matmul(g_proj, Wx.T), matmul(x.T, g_proj), g_proj.sum(axis=0)
 
 
 # -- one cell of the vanilla RNN (eq. 3.5) ----------------------------------
@@ -228,7 +229,7 @@ def _recurrent_weight_gradient(hs, g_proj):
     """∂L/∂Wh = Σ_t h_{t-1}ᵀ G_t from hs = [h_0 .. h_{T-1}] and G (T, N, G), in one product."""
     xp = get_array_module(g_proj)
     T, N, G = g_proj.shape
-    return xp.stack(hs).reshape(T * N, -1).T @ g_proj.reshape(T * N, G)
+    return matmul(xp.stack(hs).reshape(T * N, -1).T, g_proj.reshape(T * N, G))
 
 
 class RNN(Function):
