@@ -113,9 +113,10 @@ def main(argv=None):
     if args.shard and shard_complete(args.out, [dataset.images[r].imgid for r in rows]):
         print(f"{args.out} already holds shard {args.shard[0]}/{args.shard[1]}: nothing to do")
         return 0
-    with cpu_threads(args.threads, device):
+    with cpu_threads(args.threads, device) as follow_load:
         skipped = encode([dataset.images[r] for r in rows], args.out, args.cnn, args.batch_size,
-                         device, progress=not args.quiet, regions=args.regions)
+                         device, progress=not args.quiet, regions=args.regions,
+                         between_batches=follow_load)
     for error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
     if skipped:

@@ -83,16 +83,19 @@ def vectors_and_regions(net, batch, regions):
 
 
 def encode(images, out, cnn="vgg16", batch_size=16, device="cpu", progress=True,
-           regions=True):
+           regions=True, between_batches=None):
     """Encode ``images`` (karpathy.Image list) into ``out``; returns the ImageErrors skipped.
 
-    ``regions``: store the last convolutional map beside each vector. When
+    ``regions``: store the last convolutional map beside each vector.
+    ``between_batches``, if given, is called after each batch (the CPU threads following
+    the machine's load: caption/shell/threads.py). When
     images are skipped (unreadable), ``out`` is not finished: the rows done
     so far stay in ``out.partial`` and a later run fills the rest. One
     process at a time: a second one meanwhile gets FeaturesError (``_one_writer``).
     """
     with _one_writer(Path(out)):
-        return _encode_rows(images, out, cnn, batch_size, device, progress, regions)
+        return _encode_rows(images, out, cnn, batch_size, device, progress, regions,
+                            between_batches or (lambda: None))
 
 
 @contextlib.contextmanager
@@ -114,7 +117,7 @@ def _one_writer(out):
             lock.unlink(missing_ok=True)
 
 
-def _encode_rows(images, out, cnn, batch_size, device, progress, regions):
+def _encode_rows(images, out, cnn, batch_size, device, progress, regions, between_batches):
     """``encode``, once ``out`` is held."""
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
@@ -141,6 +144,7 @@ def _encode_rows(images, out, cnn, batch_size, device, progress, regions):
                 f["done"][done_rows] = True
                 f.flush()
             bar.update(len(rows))
+            between_batches()
         bar.close()
         complete = bool(f["done"][:].all())
         if complete:

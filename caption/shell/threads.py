@@ -1,6 +1,6 @@
 """The ``--threads`` flag of the long commands: how many threads the matrix
 products use on the CPU (nnscratch/threads.py says why the default is the
-number of idle cores, followed during a training run)."""
+number of idle cores, followed during a training run or a feature extraction)."""
 import argparse
 import contextlib
 import sys
@@ -26,8 +26,8 @@ def positive_int(text):
 def add_threads_flag(parser):
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="threads of the CPU's matrix products (default: the cores that "
-                             "are idle, at the start and, in training, every second; a run "
-                             "repeats bit for bit on a fixed N)")
+                             "are idle, at the start and, in training and feature extraction, "
+                             "every second; a run repeats bit for bit on a fixed N)")
 
 
 @contextlib.contextmanager
@@ -37,9 +37,10 @@ def cpu_threads(requested, device="cpu"):
     products are shared: the machine is busy; nnscratch.threads.threads_for); nothing
     changes on a GPU.
 
-    The block receives a function to call between training steps: when the number was
-    not asked, it chooses again from the cores idle now (nnscratch.threads.LoadFollower,
-    at most every second); with ``requested`` or on a GPU it does nothing."""
+    The block receives a function to call between training steps or batches: when the
+    number was not asked, it chooses again from the cores idle now
+    (nnscratch.threads.LoadFollower, at most every second); with ``requested`` or on a
+    GPU it does nothing."""
     if device != "cpu":
         yield lambda: None
         return
