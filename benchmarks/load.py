@@ -104,14 +104,14 @@ def midrun_rows(settings):
                             reference="alone"))
     # Idle, the cost of following: runs with no busy process, the two policies in turn
     # (one run after the other of each differed by up to 8% on an idle machine).
-    alone = {"start": [], "follow": []}
-    for _ in range(IDLE_ROUNDS):
+    alone, rounds = {"start": [], "follow": []}, 1 if settings.quick else IDLE_ROUNDS
+    for _ in range(rounds):
         for policy in alone:
             times, _ = measure(policy, 1.0 if settings.quick else IDLE_PHASE, settings.quick,
                                busy=False)
             alone[policy] += [seconds for phase in PHASES for seconds in times[phase]]
-    rows.append(Row("load", f"idle, threads following the load, against fixed ({IDLE_ROUNDS} "
-                            f"runs each in turn, {len(alone['follow'])} steps)",
+    runs = f"{rounds} run{'s' * (rounds > 1)} each in turn, {len(alone['follow'])} steps"
+    rows.append(Row("load", f"idle, threads following the load, against fixed ({runs})",
                     1e3 * float(np.median(alone["follow"])),
                     1e3 * float(np.median(alone["start"])), target=1.05, reference="fixed"))
     return rows
