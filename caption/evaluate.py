@@ -71,10 +71,11 @@ def parser():
 
 
 def evaluate_run(path, split="test", beam=1, meteor=False, checkpoint="best", device=None,
-                 sample=24, paths=None, out=None):
+                 sample=24, paths=None, out=None, threads=None):
     """Score a run, write OUT/evaluation-<split>.json and OUT/report.html (OUT: ``out``,
-    or the run folder); return the JSON dict. ``paths``: where the run's dataset is
-    here, if not where its config says (open_task)."""
+    or the run folder); return the JSON dict, the task and OUT. ``paths``: where the
+    run's dataset is here, if not where its config says (open_task). The scoring runs on
+    ``threads`` CPU threads (None: the idle cores, chosen once the run is open)."""
     task, run = open_task(path, split, checkpoint, device, paths)
     folder = pathlib.Path(out) if out else run.path
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,13 +84,14 @@ def evaluate_run(path, split="test", beam=1, meteor=False, checkpoint="best", de
                           f"caption runs")
     evaluation = {"run": str(run.path.absolute()), "task": task.name, "split": split,
                   "checkpoint": checkpoint, "images": len(task.dataset.split(split))}
-    fields, write_report = task.evaluation(split, beam, meteor)
-    evaluation.update(fields)
-    report = write_report(folder, evaluation, config=task.config, log=run.read_log(),
-                          sample=sample)
+    with cpu_threads(threads, device or "cpu"):
+        fields, write_report = task.evaluation(split, beam, meteor)
+        evaluation.update(fields)
+        report = write_report(folder, evaluation, config=task.config, log=run.read_log(),
+                              sample=sample)
     evaluation["report"] = report.name
     write_json_atomic(folder / f"evaluation-{split}.json", evaluation)
-    return evaluation, task
+    return evaluation, task, folder
 
 
 @command
@@ -98,12 +100,12 @@ def main(argv=None):
     check_value("beam", args.beam, f"--beam {args.beam}")
     if not 0 <= args.sample <= 1000:
         raise ConfigError(f"--sample {args.sample}: expected 0 to 1000 images")
-    with cpu_threads(args.threads, args.device or "cpu"):
-        paths = {key: absolute_path(getattr(args, key), f"--{key}")
-                 for key in ("data", "images", "features") if getattr(args, key)}
-        out = args.out or (f"{args.run.name}-evaluation" if is_shipped(args.run) else None)
-        evaluation, task = evaluate_run(args.run, args.split, args.beam, args.meteor,
-                                        args.checkpoint, args.device, args.sample, paths, out)
+    paths = {key: absolute_path(getattr(args, key), f"--{key}")
+             for key in ("data", "images", "features") if getattr(args, key)}
+    out = args.out or (f"{args.run.name}-evaluation" if is_shipped(args.run) else None)
+    evaluation, task, folder = evaluate_run(args.run, args.split, args.beam, args.meteor,
+                                            args.checkpoint, args.device, args.sample, paths,
+                                            out, args.threads)
     if args.json:
         print(json.dumps(evaluation, indent=2))
         return 0
@@ -111,7 +113,6 @@ def main(argv=None):
           f"checkpoint {evaluation['checkpoint']}"
           + (f", beam {evaluation['beam']}" if "beam" in evaluation else ""))
     print(task.table(evaluation["metrics"]))
-    folder = pathlib.Path(out or evaluation["run"])
     print(f"metrics: {folder / ('evaluation-' + evaluation['split'] + '.json')}")
     print(f"report:  {folder / evaluation['report']} (of the {evaluation['split']} split; "
           f"each evaluation rewrites it)")

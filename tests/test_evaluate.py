@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+import nnscratch.threads as threads
 from caption import evaluate, train
 from caption.evaluation import report
 from caption.data.features import write_features
@@ -231,6 +232,16 @@ def test_bad_run_folder(tmp_path, setup, message, capsys):
     assert message in capsys.readouterr().err
     assert not (run / "report.html").exists()
     assert run.exists() == (message != "no such run folder")
+
+
+def test_on_a_busy_machine_a_bad_run_is_still_one_line(tmp_path, monkeypatch, capsys):
+    """The CPU threads are chosen (and said) once the run is open, not before its error."""
+    monkeypatch.setattr(threads, "idle_cores", lambda: 1.0)
+    run = tmp_path / "run"
+    run.mkdir()
+    with threads.use_threads(2):
+        assert evaluate.main(["--run", str(run)]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_a_run_without_the_checkpoint(caption_run, tmp_path, capsys):
