@@ -98,9 +98,9 @@ def sharing():
 
 
 def _chunks(length, flops, threads):
-    """Slices of ``length`` rows or columns: a multiple of ``threads`` chunks of
-    CHUNK_FLOPS or more each, none under MIN_CHUNK rows; None when the product is too
-    small to share (fewer than two chunks)."""
+    """Slices of ``length`` rows or columns: chunks of CHUNK_FLOPS or more each, as many
+    as a multiple of ``threads`` (fewer where MIN_CHUNK rows each would not allow it);
+    None when the product is too small to share (fewer than two chunks)."""
     count = min(threads * int(flops // (threads * CHUNK_FLOPS)), length // MIN_CHUNK)
     if count < 2:
         return None
@@ -109,17 +109,19 @@ def _chunks(length, flops, threads):
 
 
 def matmul(a, b):
-    """a (M, K) @ b (K, N) -> (M, N). On NumPy while ``share(n)`` is on, a large float
-    product is cut along the output's longer side, so each chunk repacks the smaller
-    operand, and its chunks go to the threads in turn; otherwise ``a @ b``."""
+    """a (M, K) @ b (K, N) -> (M, N). On NumPy while ``share(n)`` is on, a large
+    float32 or float64 (BLAS) product is cut along the output's longer side, so that
+    each chunk repacks the smaller operand, and its chunks go to the threads in turn;
+    otherwise (and for any other arrays) ``a @ b``."""
     threads = _sharing
     if threads < 2 or type(a) is not np.ndarray or type(b) is not np.ndarray \
-            or a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.kind != "f":
+            or a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] \
+            or a.dtype != b.dtype or a.dtype.char not in "fd":
         return a @ b
     (M, K), N = a.shape, b.shape[1]
     by_rows = M >= N
     chunks = _chunks(M if by_rows else N, 2 * M * K * N, threads)
-    if chunks is None or K != b.shape[0]:
+    if chunks is None:
         return a @ b
     product = _Product(a, b, np.empty((M, N), dtype=a.dtype), chunks, by_rows)
     for jobs in _helpers[:threads - 1]:

@@ -54,6 +54,8 @@ def test_small_products_and_other_arrays_are_not_shared(shared, monkeypatch):
     assert products.matmul(batched, batched).shape == (4, 300, 300)
     ints = np.ones((600, 600), dtype=np.int64)
     assert products.matmul(ints, ints)[0, 0] == 600
+    halves = np.ones((600, 600), dtype=np.float16)               # no BLAS for float16
+    assert products.matmul(halves, halves)[0, 0] == 600
     assert seen == []
 
 
