@@ -22,13 +22,14 @@ share of a core this process's threads got while they wanted one (their time
 running against their time waiting for a core, /proc/self/task/*/schedstat).
 On 2 cores, a Flickr8k-scale training step that started alone on two threads
 took 29 times as long once two CPU-bound processes started mid-run if it kept
-its two threads, 2.1-2.7 times on one thread, and about 1.7 times with the
+its two threads, 2.1-2.7 times on one thread, and 1.7-1.8 times with the
 products shared (benchmarks/RESULTS.md, issue 24; ``python -m benchmarks
 load`` measures it).
 
-The thread count changes the order of the sums inside a product, and so the
-last bits of a result: a run repeats itself bit for bit when it runs on the
-same number of threads (``--threads N`` fixes it, and nothing follows the load).
+The thread count, and sharing, change the order of the sums inside a product,
+and so the last bits of a result (a training step's gradients moved by 4e-9):
+a run repeats itself bit for bit when it runs on the same number of threads
+(``--threads N`` fixes it, never shares, and nothing follows the load).
 
 The number is set at run time through threadpoolctl, which finds the BLAS
 libraries NumPy loaded (``user_api="blas"``); PyTorch's statically linked
