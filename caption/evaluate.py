@@ -75,7 +75,8 @@ def evaluate_run(path, split="test", beam=1, meteor=False, checkpoint="best", de
     """Score a run, write OUT/evaluation-<split>.json and OUT/report.html (OUT: ``out``,
     or the run folder); return the JSON dict, the task and OUT. ``paths``: where the
     run's dataset is here, if not where its config says (open_task). The scoring runs on
-    ``threads`` CPU threads (None: the idle cores, chosen once the run is open)."""
+    ``threads`` CPU threads (None: the idle cores, chosen once the run is open and
+    followed between batches)."""
     task, run = open_task(path, split, checkpoint, device, paths)
     folder = pathlib.Path(out) if out else run.path
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,8 @@ def evaluate_run(path, split="test", beam=1, meteor=False, checkpoint="best", de
                           f"caption runs")
     evaluation = {"run": str(run.path.absolute()), "task": task.name, "split": split,
                   "checkpoint": checkpoint, "images": len(task.dataset.split(split))}
-    with cpu_threads(threads, device or "cpu"):
+    with cpu_threads(threads, device or "cpu") as follow_load:
+        task.between_batches = follow_load
         fields, write_report = task.evaluation(split, beam, meteor)
         evaluation.update(fields)
         report = write_report(folder, evaluation, config=task.config, log=run.read_log(),

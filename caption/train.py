@@ -96,6 +96,7 @@ def shared_task(group, config, args, vocab=None):
 def train_in(run, task, config, args, follow_load=None, group=None):
     """Train ``task`` in the locked RunFolder ``run``; then its test-split metrics."""
     group = group or distributed.Single()
+    task.between_batches = follow_load    # validation and the final test follow the load too
     optimizer = build_optimizer(task.model.parameters(), config)
     print(f"run folder: {run.path}", flush=True)
     state = train(task, optimizer, run, config, resume=bool(args.resume),

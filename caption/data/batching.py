@@ -48,9 +48,14 @@ def pad_batch(sentences, vocab):
     return tokens, mask
 
 
-def chunks(rows, size):
-    """``rows`` (an array) cut into consecutive pieces of at most ``size`` (one piece if empty)."""
-    return np.array_split(rows, max(1, math.ceil(len(rows) / size)))
+def chunks(rows, size, after_each=None):
+    """``rows`` (an array) cut into consecutive pieces of at most ``size`` (one piece if
+    empty), yielded in turn; ``after_each``, if given, is called once the work on each
+    piece is done (an evaluation's CPU threads following the load)."""
+    for piece in np.array_split(rows, max(1, math.ceil(len(rows) / size))):
+        yield piece
+        if after_each is not None:
+            after_each()
 
 
 def iterate_batches(encoded, vocab, batch_size, rng, all_sentences=False, drop_last=False):

@@ -1,6 +1,6 @@
 """The ``--threads`` flag of the long commands: how many threads the matrix
 products use on the CPU (nnscratch/threads.py says why the default is the
-number of idle cores, followed during a training run or a feature extraction)."""
+number of idle cores, followed as the command runs)."""
 import argparse
 import contextlib
 import sys
@@ -26,8 +26,8 @@ def positive_int(text):
 def add_threads_flag(parser):
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="threads of the CPU's matrix products (default: the cores that "
-                             "are idle, at the start and, in training and feature extraction, "
-                             "every second; a run repeats bit for bit on a fixed N)")
+                             "are idle, at the start and then every second, between steps or "
+                             "batches; a run repeats bit for bit on a fixed N)")
 
 
 @contextlib.contextmanager

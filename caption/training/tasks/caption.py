@@ -68,6 +68,7 @@ class CaptionTask:
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
         self.group = Single()    # the processes training together (caption/training/distributed.py)
+        self.between_batches = None   # after each evaluation batch (caption/shell/threads.py)
         self.never = vocab.unsaid_ids   # never generated (caption/models/decoding.py)
         self.encoded = {split: encode_captions(dataset.split(split), vocab, config["max_length"])
                         for split in inputs}
@@ -124,7 +125,7 @@ class CaptionTask:
         rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
         if beam == 1:
             start, end = self.vocab.start_id, self.vocab.end_id
-            return [h for chunk in chunks(rows, EVAL_BATCH)
+            return [h for chunk in chunks(rows, EVAL_BATCH, self.between_batches)
                     for h in greedy(self.model, self.images(split, chunk), start, end,
                                     self.config["max_length"] + 1, never=self.never)]
         return [alternatives[0] for alternatives in self.decode_beams(split, beam, rows)]
@@ -133,7 +134,7 @@ class CaptionTask:
         """The ``beam`` best Hypotheses of each image of a split (a list per image, best
         first), EVAL_BATCH images decoded together."""
         rows = np.arange(len(self.inputs[split])) if rows is None else np.asarray(rows)
-        return [hyps for chunk in chunks(rows, EVAL_BATCH)
+        return [hyps for chunk in chunks(rows, EVAL_BATCH, self.between_batches)
                 for hyps in beam_search(self.model, self.images(split, chunk), self.vocab.start_id,
                                         self.vocab.end_id, beam, self.config["max_length"] + 1,
                                         self.never, self.config["length_alpha"])]
@@ -143,7 +144,7 @@ class CaptionTask:
         under MPI each process takes its slice of the images, and the sums are summed."""
         nll, count = 0.0, 0
         encoded = self.encoded[split]
-        for chunk in chunks(self.group.rows(len(encoded)), EVAL_BATCH):
+        for chunk in chunks(self.group.rows(len(encoded)), EVAL_BATCH, self.between_batches):
             rows = [(k, s) for k, i in enumerate(chunk) for s in encoded[i]]
             tokens, mask = pad_batch([s for _, s in rows], self.vocab)
             code = self.model.encode(self.images(split, chunk))  # once per image

@@ -85,6 +85,7 @@ class RankTask:
         self.inputs, self.model, self.rng = inputs, model, rng
         self.to_device = to_device
         self.group = Single()    # the processes training together (caption/training/distributed.py)
+        self.between_batches = None   # after each evaluation batch (caption/shell/threads.py)
         self.encoded = {split: encode_captions(dataset.split(split), vocab) for split in inputs}
 
     def features(self, split, rows):
@@ -131,9 +132,9 @@ class RankTask:
         pairs = [(i, ids) for i, sentences in enumerate(self.encoded[split]) for ids in sentences]
         with no_grad():
             v = [to_cpu(self.model.encode_images(self.features(split, chunk)).data)
-                 for chunk in chunks(self.group.rows(n_images), EVAL_BATCH)]
+                 for chunk in chunks(self.group.rows(n_images), EVAL_BATCH, self.between_batches)]
             s = []
-            for chunk in chunks(self.group.rows(len(pairs)), EVAL_BATCH):
+            for chunk in chunks(self.group.rows(len(pairs)), EVAL_BATCH, self.between_batches):
                 tokens, mask = pad_batch([pairs[j][1] for j in chunk], self.vocab)
                 words, word_mask = sentence_words(tokens, mask)
                 s.append(to_cpu(self.model.encode_sentences(
