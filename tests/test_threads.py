@@ -178,6 +178,13 @@ def test_the_load_follower_changes_nothing_where_the_load_is_unknown(monkeypatch
         assert follow() == (2, False) and blas_threads() == 2
 
 
+def test_the_progress_shows_the_threads(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(threads.LoadFollower, "__call__", lambda self: (2, True))
+    monkeypatch.setattr(threads, "idle_cores", lambda: 2.0)
+    assert train.main(["--out", str(tmp_path / "shown"), "--max-steps", "2"]) == 0
+    assert "threads=2 shared" in capsys.readouterr().err
+
+
 def test_training_follows_the_load_unless_threads_are_asked(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(threads.LoadFollower, "__call__",

@@ -55,7 +55,7 @@ def train(task, optimizer, run, config, resume=False, progress=True, between_ste
     when max_steps stopped the run before its last epoch. On Ctrl-C or SIGTERM,
     ``last`` is saved and KeyboardInterrupt raised. ``between_steps``, if given, is
     called after every step (the BLAS threads following the machine's load:
-    caption/shell/threads.py). ``group``: the processes training together under MPI
+    caption/shell/threads.py); the (threads, shared) it returns is shown in the progress. ``group``: the processes training together under MPI
     (caption/training/distributed.py: each takes its share of every batch, and one
     allreduce a step sums the gradients); None for one process.
     """
@@ -133,8 +133,11 @@ def _train_epoch(task, optimizer, run, config, state, rng, progress, interrupts,
             state["step"] += 1
             state["step_in_epoch"] += 1
             state["loss_sum"] += value
-        between_steps()
-        bar.set_postfix(loss=f"{value:.3f}")
+        threads = between_steps()   # (threads, shared) on the CPU: shown beside the loss
+        shown = {"loss": f"{value:.3f}"}
+        if threads:
+            shown["threads"] = f"{threads[0]}{' shared' * threads[1]}"
+        bar.set_postfix(shown)
         bar.update()
     bar.close()
     return True
