@@ -55,7 +55,8 @@ def train(task, optimizer, run, config, resume=False, progress=True, between_ste
     when max_steps stopped the run before its last epoch. On Ctrl-C or SIGTERM,
     ``last`` is saved and KeyboardInterrupt raised. ``between_steps``, if given, is
     called after every step (the BLAS threads following the machine's load:
-    caption/shell/threads.py); the (threads, shared) it returns is shown in the progress. ``group``: the processes training together under MPI
+    caption/shell/threads.py); the (threads, shared) it returns is shown in the
+    progress. ``group``: the processes training together under MPI
     (caption/training/distributed.py: each takes its share of every batch, and one
     allreduce a step sums the gradients); None for one process.
     """
