@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .midrun import BUSY_LOOP, PHASES, measure
 from .timing import Row, Settings, markdown_table
 
 MIDRUN_PHASE = 10.0  # seconds of each phase of the mid-run case (2 with --quick)
 IDLE_ROUNDS, IDLE_PHASE = 3, 3.0  # the idle case: runs of each policy in turn, 3 phases each
 
-BUSY_LOOP = "while True: pass"
 STEP = "captioner"  # the subject measured under load
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +88,6 @@ def run(settings):
 def midrun_rows(settings):
     """The mid-run case: each policy's phases against its own steps alone, and the
     follower alone against the fixed threads alone (the cost of following)."""
-    from .midrun import PHASES, measure
     medians, rows = {}, []
     for policy, words in (("start", "threads chosen at the start"),
                           ("follow", "threads following the load")):

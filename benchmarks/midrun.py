@@ -20,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import numpy as np
 from nnscratch.threads import LoadFollower, blas_threads, choose_threads, use_threads
 
 PHASES = ("alone", "one busy process", "two busy processes")
+BUSY_LOOP = "while True: pass"   # one core's worth of other work (benchmarks/load.py too)
 
 
 def training_steps(quick):
@@ -74,9 +76,6 @@ def measure(policy, phase, quick=False, threads=None, busy=True):
     """{phase: [step seconds]} and the child's record, for ``policy`` with phases of
     ``phase`` seconds each (``threads``: the number to start on, as in ``child``);
     ``busy=False`` starts no busy process (every phase is then alone)."""
-    import tempfile
-
-    from .load import BUSY_LOOP
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "midrun.json"
         command = [sys.executable, "-m", "benchmarks.midrun", "--policy", policy,
