@@ -181,7 +181,8 @@ class LoadFollower:
 
     def __init__(self, most, every=1.0):
         self.most, self.every = most, every
-        self.setting = (blas_threads(), products.sharing() > 1)
+        sharing = products.sharing()
+        self.setting = (sharing, True) if sharing > 1 else (blas_threads(), False)
         self.changes = []          # (seconds since start, threads, shared) of each change
         self._start = time.monotonic()
         self._mark = self._sample()

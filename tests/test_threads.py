@@ -170,6 +170,15 @@ def test_the_load_follower_follows_busy_processes_started_and_stopped(monkeypatc
     assert (blas_threads(), products.sharing()) == (before, 1)  # lifted with the block
 
 
+def test_the_load_follower_starting_shared_stays_so_while_no_core_is_idle(monkeypatch):
+    machine = FakeMachine(monkeypatch)
+    with use_threads(2, shared=True):
+        follow = threads.LoadFollower(most=2, every=1.0)
+        assert follow.setting == (2, True)
+        machine.run(1.5, others=1.0, ours=1.0, got=0.5)
+        assert follow() == (2, True) and follow.changes == []
+
+
 def test_the_load_follower_changes_nothing_where_the_load_is_unknown(monkeypatch):
     monkeypatch.setattr(threads, "_cpu_counters", lambda: None)
     with use_threads(2):
