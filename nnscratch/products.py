@@ -14,8 +14,9 @@ of the cores (one core) instead of one thread's (2/3 of one).
 
 On idle cores the BLAS's own threads are faster (they share the packed
 operands); ``nnscratch.threads.LoadFollower`` switches between the two as
-the load changes. Chunks of rows or columns leave each output element's sum
-in the order the one-thread BLAS uses for the whole product.
+the load changes. A shared product may differ from the whole one in its last
+bits (a Flickr8k-scale step's gradients by up to 4e-9), as one on other
+numbers of BLAS threads does.
 
     matmul(a, b)    a (M, K) @ b (K, N) -> (M, N), shared when ``share(n)`` is on
 """
@@ -45,7 +46,6 @@ class _Product:
         self._left = len(chunks)
         self._lock = threading.Lock()
         self._done = threading.Event()
-
         self.error = None                  # what a chunk raised, raised again by the caller
 
     def work(self):

@@ -174,7 +174,7 @@ class LoadFollower:
     divided by the share of a core this process's threads got while they wanted one
     (``_share_got``), the cores they want. (What they got alone would move with our
     own threads: two processes take one core from our two threads, 4/3 from one.)
-    A check costs well under a millisecond; changing the number goes through
+    A check costs about 0.1 ms when due (once a second); changing the number goes through
     threadpoolctl between two steps, never inside a product. Where the load cannot
     be read it changes nothing.
     """
