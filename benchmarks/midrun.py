@@ -5,7 +5,8 @@ policy: ``python -m benchmarks.midrun --policy start|follow --seconds S --out FI
 runs Flickr8k-scale training steps (benchmarks/flickr8k.py: 32 images of 4096-d
 features, 5 sentences each, V = 2539, LSTM 256, Adam, clipping) for S seconds after
 two untimed steps, and writes each step's end (``time.monotonic``, the same clock in
-every process) and duration. Meanwhile the parent (``measure``) leaves the machine
+every process) and duration (``--attention``: the step with attention over
+SqueezeNet's regions instead). Meanwhile the parent (``measure``) leaves the machine
 alone for the first third, starts one CPU-bound process for the second and a second
 one for the last, so each step falls in one phase: alone, one busy, two busy.
 
@@ -32,30 +33,39 @@ PHASES = ("alone", "one busy process", "two busy processes")
 BUSY_LOOP = "while True: pass"   # one core's worth of other work (benchmarks/load.py too)
 
 
-def training_steps(quick):
-    """A Flickr8k-scale step as a function of no arguments (``quick``: tiny shapes)."""
+def training_steps(quick, attention=False):
+    """A Flickr8k-scale step as a function of no arguments (``quick``: tiny shapes;
+    ``attention``: the model caption.train now trains on Flickr8k by default, attention
+    over SqueezeNet's regions, as benchmarks/flickr8k.py times it)."""
+    from caption.data.features import region_scale
     from caption.models.captioner import Captioner
     from nnscratch import Tensor
     from nnscratch.optim import Adam, clip_grad_norm
 
     from . import flickr8k
     images, vocab = (4, 50) if quick else (flickr8k.IMAGES, flickr8k.VOCAB)
-    features, ids, mask, image_of_row = flickr8k.batch(images, flickr8k.SENTENCES, vocab)
-    model = Captioner(vocab, flickr8k.FEATURES, embed_size=flickr8k.EMBED,
-                      hidden_size=flickr8k.HIDDEN, dropout=flickr8k.DROPOUT,
-                      rng=np.random.default_rng(0)).train()
-    return flickr8k.training_step(model, (Tensor(features), ids, mask, image_of_row,
-                                          flickr8k.BUCKETS),
-                                  Adam(model.parameters(), lr=flickr8k.LR), clip_grad_norm)
+    if attention:
+        images = 4 if quick else flickr8k.ATTENTION_IMAGES
+        batch = flickr8k.region_batch(images, flickr8k.SENTENCES, vocab)
+        model = flickr8k.ours_with_regions(vocab, flickr8k.ATTENTION, region_scale(batch[1]))
+        loss_args = flickr8k.ours_inputs(flickr8k.ATTENTION)(batch)
+    else:
+        features, ids, mask, image_of_row = flickr8k.batch(images, flickr8k.SENTENCES, vocab)
+        model = Captioner(vocab, flickr8k.FEATURES, embed_size=flickr8k.EMBED,
+                          hidden_size=flickr8k.HIDDEN, dropout=flickr8k.DROPOUT,
+                          rng=np.random.default_rng(0)).train()
+        loss_args = (Tensor(features), ids, mask, image_of_row, flickr8k.BUCKETS)
+    return flickr8k.training_step(model, loss_args, Adam(model.parameters(), lr=flickr8k.LR),
+                                  clip_grad_norm)
 
 
-def child(policy, seconds, out, quick, threads=None):
+def child(policy, seconds, out, quick, threads=None, attention=False):
     """Run steps for ``seconds`` under ``policy``; write the steps and thread changes.
     ``threads``: start on that number instead of the idle cores (with ``start``, the number
     stays: what --threads N does)."""
     most = blas_threads()
     threads, shared, _ = (threads, False, "") if threads else choose_threads()
-    step = training_steps(quick)
+    step = training_steps(quick, attention)
     with use_threads(threads, shared):
         follow = LoadFollower(most) if policy == "follow" else (lambda: (threads, False))
         for _ in range(2):
@@ -72,15 +82,17 @@ def child(policy, seconds, out, quick, threads=None):
                                "changes": getattr(follow, "changes", [])}))
 
 
-def measure(policy, phase, quick=False, threads=None, busy=True):
+def measure(policy, phase, quick=False, threads=None, busy=True, attention=False):
     """{phase: [step seconds]} and the child's record, for ``policy`` with phases of
     ``phase`` seconds each (``threads``: the number to start on, as in ``child``);
-    ``busy=False`` starts no busy process (every phase is then alone)."""
+    ``busy=False`` starts no busy process (every phase is then alone); ``attention``:
+    the step with attention (``training_steps``)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "midrun.json"
         command = [sys.executable, "-m", "benchmarks.midrun", "--policy", policy,
                    "--seconds", str(3 * phase), "--out", str(out)] + ["--quick"] * quick
         command += ["--threads", str(threads)] if threads else []
+        command += ["--attention"] * attention
         runner = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1],
                                   stdout=subprocess.PIPE, text=True)
         started = []
@@ -113,8 +125,10 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, help="threads at the start (kept with --policy start)")
+    parser.add_argument("--attention", action="store_true",
+                        help="the step with attention over SqueezeNet's regions")
     args = parser.parse_args(argv)
-    child(args.policy, args.seconds, args.out, args.quick, args.threads)
+    child(args.policy, args.seconds, args.out, args.quick, args.threads, args.attention)
 
 
 if __name__ == "__main__":
