@@ -13,6 +13,7 @@ from benchmarks import floor
 from benchmarks.__main__ import SUBJECTS
 from benchmarks.floor import Products
 from benchmarks.load import busy_processes
+from benchmarks.midrun import PHASES, measure
 from benchmarks.timing import Row, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,13 @@ def test_quick_run_covers_every_subject(tmp_path):
             assert math.isclose(row["ratio"], row["ours"] / row["theirs"])
     assert results["machine"]["cores"] >= 1 and results["machine"]["numpy_blas"]
     assert done.stdout.count("| case | ours (") == len(SUBJECTS)
+
+
+def test_the_midrun_child_steps_the_model_with_attention_too():
+    times, record = measure("follow", 0.5, quick=True, busy=False, attention=True)
+    assert all(len(times[phase]) >= 1 for phase in PHASES)
+    assert all(seconds > 0 for phase in PHASES for seconds in times[phase])
+    assert record["policy"] == "follow"
 
 
 def test_table_marks_a_missed_target():
