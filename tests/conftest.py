@@ -4,6 +4,7 @@ NumPy's products on one BLAS thread (``one_blas_thread``)."""
 import numpy as np
 import pytest
 
+import nnscratch.threads as threads
 from nnscratch.backend import cupy, gpu_available
 from nnscratch.threads import use_threads
 
@@ -26,6 +27,17 @@ def one_blas_thread():
     with pytest.MonkeyPatch.context() as patch, use_threads(1):
         patch.setenv("OPENBLAS_NUM_THREADS", "1")
         yield
+
+
+@pytest.fixture
+def follower_calls(monkeypatch):
+    """The list that each check of a command's load follower (nnscratch.threads.
+    LoadFollower) appends to, on a machine made to look idle; the checks change nothing."""
+    calls = []
+    monkeypatch.setattr(threads.LoadFollower, "__call__",
+                        lambda self: calls.append(1) or (1, False))
+    monkeypatch.setattr(threads, "idle_cores", lambda: 2.0)
+    return calls
 
 
 def pytest_collection_modifyitems(config, items):

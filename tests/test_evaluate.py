@@ -245,17 +245,13 @@ def test_on_a_busy_machine_a_bad_run_is_still_one_line(tmp_path, monkeypatch, ca
 
 
 def test_evaluation_follows_the_load_between_batches_unless_threads_are_asked(
-        caption_run, tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(threads.LoadFollower, "__call__",
-                        lambda self: calls.append(1) or (1, False))
-    monkeypatch.setattr(threads, "idle_cores", lambda: 2.0)
+        caption_run, tmp_path, follower_calls):
     with threads.use_threads(2):
         assert evaluate.main(["--run", str(caption_run), "--out", str(tmp_path / "a")]) == 0
-        followed = len(calls)
+        followed = len(follower_calls)
         assert evaluate.main(["--run", str(caption_run), "--out", str(tmp_path / "b"),
                               "--threads", "1"]) == 0
-    assert followed >= 2 and len(calls) == followed    # decoding, then the references
+    assert followed >= 2 and len(follower_calls) == followed   # decoding, the references
 
 
 def test_a_run_without_the_checkpoint(caption_run, tmp_path, capsys):

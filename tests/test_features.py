@@ -5,7 +5,6 @@ import h5py
 import numpy as np
 import pytest
 
-import nnscratch.threads as threads
 from caption import features
 from caption.cnn import extract
 from caption.data.features import FeaturesError, load_features
@@ -32,15 +31,11 @@ def straight(tiny, tmp_path_factory):
 
 
 def test_extraction_follows_the_load_between_batches_unless_threads_are_asked(
-        tiny, tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(threads.LoadFollower, "__call__",
-                        lambda self: calls.append(1) or (1, False))
-    monkeypatch.setattr(threads, "idle_cores", lambda: 2.0)
+        tiny, tmp_path, follower_calls):
     assert run(tiny, tmp_path / "followed.h5") == 0
-    assert len(calls) == 4                                   # 10 images in batches of 3
+    assert len(follower_calls) == 4                          # 10 images in batches of 3
     assert run(tiny, tmp_path / "fixed.h5", "--threads", "1") == 0
-    assert len(calls) == 4
+    assert len(follower_calls) == 4
 
 
 def test_every_image_gets_its_row(tiny, straight):

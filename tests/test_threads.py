@@ -194,13 +194,9 @@ def test_the_progress_shows_the_threads(tmp_path, monkeypatch, capsys):
     assert "threads=2 shared" in capsys.readouterr().err
 
 
-def test_training_follows_the_load_unless_threads_are_asked(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(threads.LoadFollower, "__call__",
-                        lambda self: calls.append(1) or (1, False))
-    monkeypatch.setattr(threads, "idle_cores", lambda: 2.0)
+def test_training_follows_the_load_unless_threads_are_asked(tmp_path, follower_calls):
     assert train.main(["--out", str(tmp_path / "followed"), "--max-steps", "2", "--quiet"]) == 0
-    assert len(calls) == 2                                   # after each step
+    assert len(follower_calls) == 2                          # after each step
     assert train.main(["--out", str(tmp_path / "fixed"), "--threads", "1", "--max-steps", "2",
                        "--quiet"]) == 0
-    assert len(calls) == 2
+    assert len(follower_calls) == 2
