@@ -83,11 +83,20 @@ def idle_cores(interval=0.2):
     after, own = _cpu_counters(), time.process_time() - own
     if before is None or after is None:
         return None
-    idle = 0.0
-    for name, (total, idle_ticks) in after.items():
-        spent = total - before[name][0]
-        idle += (idle_ticks - before[name][1]) / spent if spent > 0 else 1.0
-    return min(float(len(after)), idle + own / interval)
+    return max(0.0, len(after) - _others_busy(before, after, own))
+
+
+def _others_busy(before, after, own):
+    """The cores other processes kept busy between two ``_cpu_counters`` samples: the
+    machine's busy time less ``own``, this process's CPU seconds meanwhile, over the time
+    between them (as the cores' own counters tell it)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent = sum(total - before[name][0] for name, (total, _) in after.items()) / len(after)
+    if spent <= 0:
+        return 0.0
+    busy = sum((total - idle) - (before[name][0] - before[name][1])
+               for name, (total, idle) in after.items())
+    return max(0.0, busy - own * ticks) / spent
 
 
 def _own_run_and_wait():
@@ -151,16 +160,23 @@ def choose_threads(requested=None):
     return threads, False, "the cores are idle"
 
 
+def _set(threads, shared):
+    """NumPy's products on ``threads`` threads from now on: the BLAS's own, or with
+    ``shared``, as many sharing them in chunks, each on a one-thread BLAS. Returns
+    threadpoolctl's limiter, which can restore the BLAS's number before."""
+    products.share(threads if shared else 1)
+    return threadpool_limits(limits=1 if shared else threads, user_api="blas")
+
+
 @contextlib.contextmanager
 def use_threads(threads, shared=False):
-    """Within the block, NumPy's products use ``threads`` threads: the BLAS's own, or
-    with ``shared``, as many sharing them in chunks, each on a one-thread BLAS."""
+    """Within the block, NumPy's products use ``threads`` threads (``_set``)."""
     before = products.sharing()
-    products.share(threads if shared else 1)
+    limiter = _set(threads, shared)
     try:
-        with threadpool_limits(limits=1 if shared else threads, user_api="blas"):
-            yield
+        yield
     finally:
+        limiter.restore_original_limits()
         products.share(before)
 
 
@@ -198,16 +214,11 @@ class LoadFollower:
         mark, self._mark = self._mark, self._sample()
         if mark[2] is None or self._mark[2] is None:
             return self.setting
-        ticks = os.sysconf("SC_CLK_TCK")
-        busy = sum((total - idle) - (mark[2][name][0] - mark[2][name][1])
-                   for name, (total, idle) in self._mark[2].items()) / ticks
-        others = max(0.0, busy - (self._mark[1] - mark[1])) / (self._mark[0] - mark[0])
+        others = _others_busy(mark[2], self._mark[2], self._mark[1] - mark[1])
         wanted = others / _share_got(mark[3], self._mark[3])
         setting = threads_for(len(self._mark[2]) - wanted, self.most)
         if setting != self.setting:
-            threads, shared = setting     # both lifted by the use_threads around
-            threadpool_limits(limits=1 if shared else threads, user_api="blas")
-            products.share(threads if shared else 1)
+            _set(*setting)                # both lifted by the use_threads around
             self.setting = setting
-            self.changes.append((round(now - self._start, 2), threads, shared))
+            self.changes.append((round(now - self._start, 2), *setting))
         return self.setting
