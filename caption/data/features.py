@@ -153,13 +153,10 @@ def load_features(path, dataset, expected_dim=None, regions=False, cnn=None):
         raise FeaturesError(f"{path}: made by {made_by}, not by --cnn {cnn}; leave out --cnn "
                             f"(the file's own is used) or encode the images with {cnn}")
     state = nnscratch.io.load(path, skip=() if regions else ("regions",))
-    array, imgids = state["features"], state["imgid"]
-    _check_imgids(path, imgids, dataset)
-    found = state.get("regions")
-    if found is not None:
-        found = _finite(path, found, imgids, np.float16, "images' regions")
-    array = _finite(path, array, imgids, np.float32, "feature rows")
-    return Features(path, array, imgids, found, made_by if isinstance(made_by, str) else None)
+    _check_imgids(path, state["imgid"], dataset)
+    array, found = _finite_rows(path, state)
+    return Features(path, array, state["imgid"], found,
+                    made_by if isinstance(made_by, str) else None)
 
 
 def read_shard(path, expected_dim=None):
@@ -171,10 +168,8 @@ def read_shard(path, expected_dim=None):
     _, dim = _feature_shape(path)
     _check_dim(path, dim, expected_dim)
     state = nnscratch.io.load(path)
-    array, imgids, regions = state["features"], state["imgid"], state.get("regions")
-    if regions is not None:
-        regions = _finite(path, regions, imgids, np.float16, "images' regions")
-    return _finite(path, array, imgids, np.float32, "feature rows"), imgids, regions
+    array, regions = _finite_rows(path, state)
+    return array, state["imgid"], regions
 
 
 def check_partial(path, imgids, dim, region_shape=None):
@@ -291,6 +286,15 @@ def _check_dim(path, dim, expected_dim):
         raise FeaturesError(f"{path}: features are {dim}-d, but the CNN chosen gives "
                             f"{expected_dim}-d vectors (was the file made with another "
                             f"--cnn?)")
+
+
+def _finite_rows(path, state):
+    """(features (N, D) float32, regions (N, L, C) float16 or None) of a loaded HDF5
+    feature file's ``state``, each image's values checked finite (``_finite``)."""
+    imgids, regions = state["imgid"], state.get("regions")
+    if regions is not None:
+        regions = _finite(path, regions, imgids, np.float16, "images' regions")
+    return _finite(path, state["features"], imgids, np.float32, "feature rows"), regions
 
 
 def _finite(path, array, imgids, dtype, what):
